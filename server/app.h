@@ -1,0 +1,30 @@
+/*
+ * app: the state of one fiduciad process that request handlers share. It is
+ * built by main.c at start-up and torn down at exit; handlers reach it as
+ * r->app.
+ */
+#ifndef FIDUCIA_APP_H
+#define FIDUCIA_APP_H
+
+#include <stdbool.h>
+
+struct event_base;
+struct config;
+struct db_pool;
+struct auth_verifier;
+struct orgs_cache;
+struct http_server;
+struct keys;
+
+struct app {
+	const struct config *cfg;
+	struct event_base *base;
+	struct db_pool *db;
+	struct auth_verifier *auth;
+	struct orgs_cache *orgs;
+	struct http_server *http;
+	struct keys *keys;
+	int schema_version; /* the latest migration this binary knows */
+};
+
+#endif

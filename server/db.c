@@ -1,0 +1,816 @@
+/*
+ * The asynchronous pool. Each connection is a small state machine driven by
+ * one event on its socket, re-armed for read and/or write as libpq asks
+ * (PQconnectPoll while connecting, PQflush while sending, PQconsumeInput +
+ * PQisBusy while waiting). State changes go through conn_set_state(), which
+ * checks the transition. User callbacks are always deferred to a fresh loop
+ * iteration through the pool's dispatch event, so db_* never re-enters its
+ * caller.
+ */
+#include "db.h"
+#include "log.h"
+
+#include <assert.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RECONNECT_MIN_MS 100
+#define RECONNECT_MAX_MS 2000
+#define CONNECT_TIMEOUT_S 10
+
+typedef enum db_conn_state {
+	DB_CONN_DOWN,	    /* waiting for the reconnect timer */
+	DB_CONN_CONNECTING, /* PQconnectPoll in progress */
+	DB_CONN_SETUP,	    /* session settings (or LISTEN) in flight */
+	DB_CONN_IDLE,	    /* in the pool, watched for EOF */
+	DB_CONN_HELD,	    /* acquired by a caller, no query in flight */
+	DB_CONN_BUSY,	    /* acquired, a query in flight */
+	DB_CONN_RESETTING,  /* released mid-transaction: ROLLBACK in flight */
+	DB_CONN_LISTENING,  /* the listener, waiting for notifications */
+} db_conn_state;
+
+static const char *const state_names[] = {"down", "connecting", "setup", "idle",
+					  "held", "busy", "resetting", "listening"};
+
+/* A deferred call: a user callback to run in the next loop iteration. */
+struct deferred {
+	struct deferred *next;
+	enum { DEF_CONN, DEF_RESULT } kind;
+	union {
+		db_conn_cb conn_cb;
+		db_result_cb result_cb;
+	} fn;
+	void *arg;
+	db_conn *conn;
+	PGresult *res;
+};
+
+struct waiter {
+	struct waiter *next, *prev;
+	db_pool *pool;
+	db_conn_cb cb;
+	void *arg;
+	struct event *timer;
+};
+
+struct db_conn {
+	db_pool *pool;
+	int index;
+	PGconn *pg;
+	db_conn_state state;
+	struct event *ev;	/* on PQsocket */
+	int ev_fd;
+	struct event *timer;	/* reconnect backoff / connect timeout */
+	int backoff_ms;
+	bool broken;		/* lost while held: reconnect on release */
+	bool listener;
+	/* the query in flight */
+	db_result_cb qcb;
+	void *qarg;
+	PGresult *last;
+};
+
+struct db_pool {
+	struct event_base *base;
+	char *conninfo;
+	int size;
+	int acquire_timeout_ms;
+	int statement_timeout_ms;
+	db_conn *conns;
+	struct waiter *wait_head, *wait_tail;
+	int n_waiting;
+	struct deferred *def_head, *def_tail;
+	struct event *dispatch;
+	/* listener */
+	db_conn *lconn;
+	char *channel;
+	db_notify_cb on_notify;
+	db_listen_state_cb on_state;
+	void *listen_arg;
+	db_stats st;
+};
+
+static void conn_start(db_conn *c);
+static void conn_arm(db_conn *c, short what);
+static void conn_lost(db_conn *c, const char *why);
+static void conn_became_idle(db_conn *c);
+
+static bool transition_ok(db_conn_state from, db_conn_state to)
+{
+	if (to == DB_CONN_DOWN)
+		return true; /* any state can fail */
+	switch (from) {
+	case DB_CONN_DOWN:
+		return to == DB_CONN_CONNECTING;
+	case DB_CONN_CONNECTING:
+		return to == DB_CONN_SETUP;
+	case DB_CONN_SETUP:
+		return to == DB_CONN_IDLE || to == DB_CONN_LISTENING;
+	case DB_CONN_IDLE:
+		return to == DB_CONN_HELD;
+	case DB_CONN_HELD:
+		return to == DB_CONN_BUSY || to == DB_CONN_IDLE || to == DB_CONN_RESETTING;
+	case DB_CONN_BUSY:
+		return to == DB_CONN_HELD;
+	case DB_CONN_RESETTING:
+		return to == DB_CONN_IDLE;
+	case DB_CONN_LISTENING:
+		return false;
+	}
+	return false;
+}
+
+static void conn_set_state(db_conn *c, db_conn_state s)
+{
+	if (!transition_ok(c->state, s))
+		log_error("db conn %d: invalid transition %s -> %s (a bug)", c->index,
+			  state_names[c->state], state_names[s]);
+	log_debug("db conn %d%s: %s -> %s", c->index, c->listener ? " (listener)" : "",
+		  state_names[c->state], state_names[s]);
+	c->state = s;
+}
+
+/* ---- deferred callbacks ------------------------------------------------ */
+
+static void defer(db_pool *p, struct deferred *d)
+{
+	d->next = NULL;
+	if (p->def_tail)
+		p->def_tail->next = d;
+	else
+		p->def_head = d;
+	p->def_tail = d;
+	event_active(p->dispatch, EV_TIMEOUT, 0);
+}
+
+static void defer_conn(db_pool *p, db_conn_cb cb, void *arg, db_conn *c)
+{
+	struct deferred *d = calloc(1, sizeof *d);
+	if (!d)
+		abort(); /* out of memory in the loop: nothing sane to do */
+	d->kind = DEF_CONN;
+	d->fn.conn_cb = cb;
+	d->arg = arg;
+	d->conn = c;
+	defer(p, d);
+}
+
+static void defer_result(db_pool *p, db_result_cb cb, void *arg, PGresult *res)
+{
+	struct deferred *d = calloc(1, sizeof *d);
+	if (!d)
+		abort();
+	d->kind = DEF_RESULT;
+	d->fn.result_cb = cb;
+	d->arg = arg;
+	d->res = res;
+	defer(p, d);
+}
+
+static void dispatch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	db_pool *p = arg;
+	/* Take the current list: callbacks may defer more, for the next round. */
+	struct deferred *d = p->def_head;
+	p->def_head = p->def_tail = NULL;
+	while (d) {
+		struct deferred *next = d->next;
+		if (d->kind == DEF_CONN) {
+			d->fn.conn_cb(d->conn, d->arg);
+		} else {
+			d->fn.result_cb(d->res, d->arg);
+			PQclear(d->res);
+		}
+		free(d);
+		d = next;
+	}
+}
+
+/* ---- waiters ----------------------------------------------------------- */
+
+static void waiter_unlink(db_pool *p, struct waiter *w)
+{
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		p->wait_head = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	else
+		p->wait_tail = w->prev;
+	p->n_waiting--;
+	event_free(w->timer);
+}
+
+static void waiter_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct waiter *w = arg;
+	db_pool *p = w->pool;
+	waiter_unlink(p, w);
+	p->st.timeouts++;
+	log_warn("db: no connection within %d ms", p->acquire_timeout_ms);
+	w->cb(NULL, w->arg); /* we are in a loop callback already */
+	free(w);
+}
+
+static bool pool_has_live(const db_pool *p)
+{
+	for (int i = 0; i < p->size; i++) {
+		db_conn_state s = p->conns[i].state;
+		if (s != DB_CONN_DOWN && s != DB_CONN_CONNECTING && !p->conns[i].broken)
+			return true;
+	}
+	return false;
+}
+
+/* No live connection left: nobody waiting can be served soon. */
+static void fail_waiters(db_pool *p)
+{
+	while (p->wait_head) {
+		struct waiter *w = p->wait_head;
+		waiter_unlink(p, w);
+		p->st.unavailable++;
+		defer_conn(p, w->cb, w->arg, NULL);
+		free(w);
+	}
+}
+
+/* ---- connection life --------------------------------------------------- */
+
+static void conn_close(db_conn *c)
+{
+	if (c->ev) {
+		event_free(c->ev);
+		c->ev = NULL;
+	}
+	if (c->pg) {
+		PQfinish(c->pg);
+		c->pg = NULL;
+	}
+	PQclear(c->last);
+	c->last = NULL;
+}
+
+static void reconnect_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	db_conn *c = arg;
+	if (c->state == DB_CONN_CONNECTING) {
+		conn_lost(c, "connect timed out");
+		return;
+	}
+	conn_start(c);
+}
+
+static void schedule_reconnect(db_conn *c)
+{
+	struct timeval tv = {c->backoff_ms / 1000, (c->backoff_ms % 1000) * 1000};
+	evtimer_add(c->timer, &tv);
+	c->backoff_ms = c->backoff_ms * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : c->backoff_ms * 2;
+}
+
+/* The connection failed. A held connection stays with its holder (marked
+ * broken) until released; the others reconnect after a backoff. */
+static void conn_lost(db_conn *c, const char *why)
+{
+	db_pool *p = c->pool;
+	bool was_up = c->state != DB_CONN_DOWN && c->state != DB_CONN_CONNECTING;
+	if (was_up)
+		p->st.lost++;
+	else
+		p->st.connect_failures++;
+	if (was_up || c->backoff_ms == RECONNECT_MIN_MS)
+		log_warn("db conn %d%s: %s", c->index, c->listener ? " (listener)" : "", why);
+	if (c->state == DB_CONN_BUSY) {
+		/* Report the failure to the query's owner; it keeps the conn. */
+		db_result_cb cb = c->qcb;
+		void *qarg = c->qarg;
+		c->qcb = NULL;
+		conn_set_state(c, DB_CONN_HELD);
+		c->broken = true;
+		defer_result(p, cb, qarg, NULL);
+	} else if (c->state == DB_CONN_HELD) {
+		c->broken = true;
+	}
+	if (c->state == DB_CONN_HELD && c->ev)
+		event_del(c->ev);
+	if (c->listener && (c->state == DB_CONN_LISTENING) && p->on_state)
+		p->on_state(false, p->listen_arg);
+	if (c->state == DB_CONN_HELD)
+		return; /* db_release will restart it */
+	conn_close(c);
+	conn_set_state(c, DB_CONN_DOWN);
+	evtimer_del(c->timer);
+	schedule_reconnect(c);
+	if (!pool_has_live(p))
+		fail_waiters(p);
+}
+
+static void conn_event_cb(evutil_socket_t fd, short what, void *arg);
+
+static void conn_arm(db_conn *c, short what)
+{
+	int fd = PQsocket(c->pg);
+	if (fd < 0) {
+		conn_lost(c, "no socket");
+		return;
+	}
+	if (c->ev && (c->ev_fd != fd || event_get_events(c->ev) != (what | 0))) {
+		event_free(c->ev);
+		c->ev = NULL;
+	}
+	if (!c->ev) {
+		c->ev = event_new(c->pool->base, fd, what, conn_event_cb, c);
+		c->ev_fd = fd;
+		if (!c->ev)
+			abort();
+	}
+	event_add(c->ev, NULL);
+}
+
+static void send_setup(db_conn *c)
+{
+	char sql[256];
+	if (c->listener)
+		snprintf(sql, sizeof sql, "LISTEN \"%s\"", c->pool->channel);
+	else
+		snprintf(sql, sizeof sql,
+			 "SET application_name = 'fiduciad'; SET statement_timeout = %d",
+			 c->pool->statement_timeout_ms);
+	conn_set_state(c, DB_CONN_SETUP);
+	if (!PQsendQuery(c->pg, sql)) {
+		conn_lost(c, PQerrorMessage(c->pg));
+		return;
+	}
+	int f = PQflush(c->pg);
+	if (f < 0) {
+		conn_lost(c, PQerrorMessage(c->pg));
+		return;
+	}
+	conn_arm(c, EV_READ | (f ? EV_WRITE : 0));
+}
+
+static void conn_start(db_conn *c)
+{
+	conn_close(c);
+	conn_set_state(c, DB_CONN_CONNECTING);
+	c->broken = false;
+	c->pg = PQconnectStart(c->pool->conninfo);
+	if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
+		conn_lost(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
+		return;
+	}
+	struct timeval tv = {CONNECT_TIMEOUT_S, 0};
+	evtimer_add(c->timer, &tv);
+	/* PQconnectStart behaves as if PQconnectPoll returned WRITING. */
+	conn_arm(c, EV_WRITE);
+}
+
+static void poll_connect(db_conn *c)
+{
+	switch (PQconnectPoll(c->pg)) {
+	case PGRES_POLLING_READING:
+		conn_arm(c, EV_READ);
+		return;
+	case PGRES_POLLING_WRITING:
+		conn_arm(c, EV_WRITE);
+		return;
+	case PGRES_POLLING_OK:
+		evtimer_del(c->timer);
+		if (PQsetnonblocking(c->pg, 1) != 0) {
+			conn_lost(c, "cannot set non-blocking mode");
+			return;
+		}
+		c->pool->st.connects++;
+		send_setup(c);
+		return;
+	default: {
+		char why[512];
+		snprintf(why, sizeof why, "connect failed: %s", PQerrorMessage(c->pg));
+		why[strcspn(why, "\n")] = '\0';
+		conn_lost(c, why);
+		return;
+	}
+	}
+}
+
+/* Read what the server sent; collect results. Returns true when the
+ * statement in flight is complete (c->last holds its final result). */
+static bool read_results(db_conn *c, bool *failed)
+{
+	*failed = false;
+	if (!PQconsumeInput(c->pg)) {
+		*failed = true;
+		return false;
+	}
+	while (!PQisBusy(c->pg)) {
+		PGresult *r = PQgetResult(c->pg);
+		if (!r)
+			return true;
+		PQclear(c->last);
+		c->last = r;
+	}
+	return false;
+}
+
+static void drain_notifies(db_conn *c)
+{
+	PGnotify *n;
+	while ((n = PQnotifies(c->pg)) != NULL) {
+		if (c->pool->on_notify)
+			c->pool->on_notify(n->relname, n->extra, c->pool->listen_arg);
+		PQfreemem(n);
+	}
+}
+
+static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+	db_conn *c = arg;
+	bool failed;
+	switch (c->state) {
+	case DB_CONN_CONNECTING:
+		poll_connect(c);
+		return;
+	case DB_CONN_SETUP:
+	case DB_CONN_BUSY:
+	case DB_CONN_RESETTING:
+		if (what & EV_WRITE) {
+			int f = PQflush(c->pg);
+			if (f < 0) {
+				conn_lost(c, PQerrorMessage(c->pg));
+				return;
+			}
+			if (f == 1) {
+				conn_arm(c, EV_READ | EV_WRITE);
+				return;
+			}
+		}
+		if (!read_results(c, &failed)) {
+			if (failed || PQstatus(c->pg) == CONNECTION_BAD)
+				conn_lost(c, "connection lost");
+			else
+				conn_arm(c, EV_READ);
+			return;
+		}
+		break;
+	case DB_CONN_IDLE:
+	case DB_CONN_LISTENING:
+		/* Unsolicited input: a notification, or the server went away. */
+		if (!PQconsumeInput(c->pg) || PQstatus(c->pg) == CONNECTION_BAD) {
+			conn_lost(c, "connection closed by the server");
+			return;
+		}
+		if (c->listener)
+			drain_notifies(c);
+		conn_arm(c, EV_READ);
+		return;
+	default:
+		return;
+	}
+
+	/* A statement completed. */
+	PGresult *res = c->last;
+	c->last = NULL;
+	if (c->state == DB_CONN_SETUP) {
+		bool ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+		if (!ok) {
+			char why[512];
+			snprintf(why, sizeof why, "session setup failed: %s",
+				 res ? PQresultErrorMessage(res) : "no result");
+			PQclear(res);
+			conn_lost(c, why);
+			return;
+		}
+		PQclear(res);
+		c->backoff_ms = RECONNECT_MIN_MS;
+		if (c->listener) {
+			conn_set_state(c, DB_CONN_LISTENING);
+			conn_arm(c, EV_READ);
+			if (c->pool->on_state)
+				c->pool->on_state(true, c->pool->listen_arg);
+			drain_notifies(c);
+			return;
+		}
+		conn_became_idle(c);
+		return;
+	}
+	if (c->state == DB_CONN_RESETTING) {
+		PQclear(res);
+		conn_became_idle(c);
+		return;
+	}
+	/* DB_CONN_BUSY: hand the result over. */
+	db_result_cb cb = c->qcb;
+	void *qarg = c->qarg;
+	c->qcb = NULL;
+	conn_set_state(c, DB_CONN_HELD);
+	if (res && db_result_is_unavailable(res))
+		c->broken = true;
+	if (c->ev)
+		event_del(c->ev);
+	defer_result(c->pool, cb, qarg, res);
+}
+
+/* Give the connection to the first waiter, or keep it idle (watched). */
+static void conn_became_idle(db_conn *c)
+{
+	db_pool *p = c->pool;
+	if (c->state != DB_CONN_IDLE)
+		conn_set_state(c, DB_CONN_IDLE);
+	if (p->wait_head) {
+		struct waiter *w = p->wait_head;
+		waiter_unlink(p, w);
+		conn_set_state(c, DB_CONN_HELD);
+		if (c->ev)
+			event_del(c->ev);
+		p->st.acquired++;
+		defer_conn(p, w->cb, w->arg, c);
+		free(w);
+		return;
+	}
+	conn_arm(c, EV_READ);
+}
+
+/* ---- public API -------------------------------------------------------- */
+
+db_pool *db_pool_new(struct event_base *base, const char *conninfo, int size,
+		     int acquire_timeout_ms, int statement_timeout_ms)
+{
+	db_pool *p = calloc(1, sizeof *p);
+	if (!p)
+		return NULL;
+	p->base = base;
+	p->size = size;
+	p->acquire_timeout_ms = acquire_timeout_ms;
+	p->statement_timeout_ms = statement_timeout_ms;
+	p->conninfo = strdup(conninfo);
+	p->conns = calloc((size_t)size, sizeof *p->conns);
+	p->dispatch = event_new(base, -1, 0, dispatch_cb, p);
+	if (!p->conninfo || !p->conns || !p->dispatch) {
+		db_pool_free(p);
+		return NULL;
+	}
+	for (int i = 0; i < size; i++) {
+		db_conn *c = &p->conns[i];
+		c->pool = p;
+		c->index = i;
+		c->state = DB_CONN_DOWN;
+		c->backoff_ms = RECONNECT_MIN_MS;
+		c->timer = evtimer_new(base, reconnect_timer_cb, c);
+		if (!c->timer) {
+			db_pool_free(p);
+			return NULL;
+		}
+		conn_start(c);
+	}
+	return p;
+}
+
+static void conn_destroy(db_conn *c)
+{
+	conn_close(c);
+	if (c->timer)
+		event_free(c->timer);
+	c->timer = NULL;
+}
+
+void db_pool_free(db_pool *p)
+{
+	if (!p)
+		return;
+	if (p->conns)
+		for (int i = 0; i < p->size; i++)
+			conn_destroy(&p->conns[i]);
+	if (p->lconn) {
+		conn_destroy(p->lconn);
+		free(p->lconn);
+	}
+	while (p->wait_head) {
+		struct waiter *w = p->wait_head;
+		waiter_unlink(p, w);
+		free(w);
+	}
+	while (p->def_head) {
+		struct deferred *d = p->def_head;
+		p->def_head = d->next;
+		PQclear(d->res);
+		free(d);
+	}
+	if (p->dispatch)
+		event_free(p->dispatch);
+	free(p->conns);
+	free(p->conninfo);
+	free(p->channel);
+	free(p);
+}
+
+void db_acquire(db_pool *p, db_conn_cb cb, void *arg)
+{
+	for (int i = 0; i < p->size; i++) {
+		db_conn *c = &p->conns[i];
+		if (c->state == DB_CONN_IDLE) {
+			conn_set_state(c, DB_CONN_HELD);
+			if (c->ev)
+				event_del(c->ev);
+			p->st.acquired++;
+			defer_conn(p, cb, arg, c);
+			return;
+		}
+	}
+	if (!pool_has_live(p)) {
+		p->st.unavailable++;
+		defer_conn(p, cb, arg, NULL);
+		return;
+	}
+	struct waiter *w = calloc(1, sizeof *w);
+	if (!w)
+		abort();
+	w->pool = p;
+	w->cb = cb;
+	w->arg = arg;
+	w->timer = evtimer_new(p->base, waiter_timeout, w);
+	if (!w->timer)
+		abort();
+	struct timeval tv = {p->acquire_timeout_ms / 1000, (p->acquire_timeout_ms % 1000) * 1000};
+	evtimer_add(w->timer, &tv);
+	w->prev = p->wait_tail;
+	if (p->wait_tail)
+		p->wait_tail->next = w;
+	else
+		p->wait_head = w;
+	p->wait_tail = w;
+	p->n_waiting++;
+}
+
+void db_conn_query(db_conn *c, const char *sql, int nparams, const char *const *params,
+		   db_result_cb cb, void *arg)
+{
+	assert(c->state == DB_CONN_HELD);
+	if (c->broken) {
+		defer_result(c->pool, cb, arg, NULL);
+		return;
+	}
+	conn_set_state(c, DB_CONN_BUSY);
+	c->qcb = cb;
+	c->qarg = arg;
+	if (!PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0)) {
+		conn_lost(c, PQerrorMessage(c->pg));
+		return;
+	}
+	int f = PQflush(c->pg);
+	if (f < 0) {
+		conn_lost(c, PQerrorMessage(c->pg));
+		return;
+	}
+	conn_arm(c, EV_READ | (f ? EV_WRITE : 0));
+}
+
+void db_release(db_conn *c)
+{
+	assert(c->state == DB_CONN_HELD);
+	if (c->broken) {
+		c->broken = false;
+		conn_close(c);
+		conn_set_state(c, DB_CONN_DOWN);
+		evtimer_del(c->timer);
+		schedule_reconnect(c);
+		if (!pool_has_live(c->pool))
+			fail_waiters(c->pool);
+		return;
+	}
+	PGTransactionStatusType ts = PQtransactionStatus(c->pg);
+	if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
+		conn_set_state(c, DB_CONN_RESETTING);
+		if (!PQsendQuery(c->pg, "ROLLBACK") || PQflush(c->pg) < 0) {
+			conn_lost(c, PQerrorMessage(c->pg));
+			return;
+		}
+		conn_arm(c, EV_READ);
+		return;
+	}
+	if (ts != PQTRANS_IDLE) {
+		conn_lost(c, "released in an unknown transaction state");
+		return;
+	}
+	conn_became_idle(c);
+}
+
+/* db_query: a tiny state carrier for acquire -> query -> release. */
+struct oneshot {
+	char *sql;
+	int nparams;
+	char **params;
+	db_result_cb cb;
+	void *arg;
+	db_conn *conn;
+};
+
+static void oneshot_free(struct oneshot *o)
+{
+	for (int i = 0; i < o->nparams; i++)
+		free(o->params[i]);
+	free(o->params);
+	free(o->sql);
+	free(o);
+}
+
+static void oneshot_result(PGresult *res, void *arg)
+{
+	struct oneshot *o = arg;
+	db_release(o->conn);
+	o->cb(res, o->arg);
+	oneshot_free(o);
+}
+
+static void oneshot_conn(db_conn *c, void *arg)
+{
+	struct oneshot *o = arg;
+	if (!c) {
+		o->cb(NULL, o->arg);
+		oneshot_free(o);
+		return;
+	}
+	o->conn = c;
+	db_conn_query(c, o->sql, o->nparams, (const char *const *)o->params, oneshot_result, o);
+}
+
+void db_query(db_pool *p, const char *sql, int nparams, const char *const *params,
+	      db_result_cb cb, void *arg)
+{
+	/* The caller's strings may not outlive this call: copy them. */
+	struct oneshot *o = calloc(1, sizeof *o);
+	if (!o)
+		abort();
+	o->sql = strdup(sql);
+	o->nparams = nparams;
+	o->params = calloc((size_t)(nparams ? nparams : 1), sizeof *o->params);
+	if (!o->sql || !o->params)
+		abort();
+	for (int i = 0; i < nparams; i++)
+		if (params[i] && !(o->params[i] = strdup(params[i])))
+			abort();
+	o->cb = cb;
+	o->arg = arg;
+	db_acquire(p, oneshot_conn, o);
+}
+
+bool db_pool_listen(db_pool *p, const char *channel, db_notify_cb on_notify,
+		    db_listen_state_cb on_state, void *arg)
+{
+	if (p->lconn)
+		return false;
+	for (const char *s = channel; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || *s == '_' || (*s >= '0' && *s <= '9')))
+			return false;
+	p->channel = strdup(channel);
+	p->lconn = calloc(1, sizeof *p->lconn);
+	if (!p->channel || !p->lconn)
+		return false;
+	p->on_notify = on_notify;
+	p->on_state = on_state;
+	p->listen_arg = arg;
+	db_conn *c = p->lconn;
+	c->pool = p;
+	c->index = -1;
+	c->listener = true;
+	c->state = DB_CONN_DOWN;
+	c->backoff_ms = RECONNECT_MIN_MS;
+	c->timer = evtimer_new(p->base, reconnect_timer_cb, c);
+	if (!c->timer)
+		return false;
+	conn_start(c);
+	return true;
+}
+
+void db_pool_stats(const db_pool *p, db_stats *out)
+{
+	*out = p->st;
+	out->size = p->size;
+	out->connected = out->idle = out->in_use = 0;
+	for (int i = 0; i < p->size; i++) {
+		db_conn_state s = p->conns[i].state;
+		if (s == DB_CONN_IDLE)
+			out->idle++;
+		if (s == DB_CONN_HELD || s == DB_CONN_BUSY)
+			out->in_use++;
+		if (s != DB_CONN_DOWN && s != DB_CONN_CONNECTING)
+			out->connected++;
+	}
+	out->waiting = p->n_waiting;
+}
+
+bool db_pool_up(const db_pool *p)
+{
+	return pool_has_live(p);
+}
+
+bool db_result_is_unavailable(const PGresult *res)
+{
+	if (!res)
+		return true;
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (!state)
+		return PQresultStatus(res) == PGRES_FATAL_ERROR && !PQresultErrorMessage(res)[0];
+	return strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0;
+}

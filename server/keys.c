@@ -1,0 +1,236 @@
+/*
+ * Key files. The KEK and the ledger seed are 32 raw bytes each, mode 0600,
+ * written atomically (temp file + rename) so that a crash never leaves half a
+ * key. The development issuer is an ES256 key pair in PEM made with OpenSSL
+ * (libsodium has no P-256); its private key is never loaded by fiduciad.
+ */
+#include "keys.h"
+#include "config.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void errf(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Write len bytes to path atomically with the given mode. */
+static bool write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+			      char *err, size_t errlen)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	if (fd < 0) {
+		errf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+		return false;
+	}
+	const unsigned char *p = data;
+	size_t left = len;
+	while (left) {
+		ssize_t n = write(fd, p, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			errf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+			close(fd);
+			unlink(tmp);
+			return false;
+		}
+		p += n;
+		left -= (size_t)n;
+	}
+	if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
+		errf(err, errlen, "cannot store %s: %s", path, strerror(errno));
+		unlink(tmp);
+		return false;
+	}
+	return true;
+}
+
+/* Read exactly len bytes of a key file into out. */
+static bool read_key(const char *path, unsigned char *out, size_t len, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		errf(err, errlen, "key file %s: %s", path, strerror(errno));
+		return false;
+	}
+	struct stat st;
+	if (fstat(fd, &st) != 0 || st.st_size != (off_t)len) {
+		errf(err, errlen, "key file %s: expected exactly %zu bytes", path, len);
+		close(fd);
+		return false;
+	}
+	if (st.st_mode & 077)
+		log_warn("key file %s is readable by group or others (mode %o); chmod 600 it",
+			 path, (unsigned)(st.st_mode & 0777));
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = read(fd, out + got, len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	if (got != len) {
+		errf(err, errlen, "key file %s: short read", path);
+		return false;
+	}
+	return true;
+}
+
+static bool ensure_parent(const char *path, char *err, size_t errlen)
+{
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		return true;
+	*slash = '\0';
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		errf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/* Load a 32-byte secret, creating it from libsodium's CSPRNG when allowed. */
+static bool load_secret(const char *path, const char *what, bool may_create, unsigned char *out,
+			size_t len, char *err, size_t errlen)
+{
+	if (access(path, F_OK) != 0) {
+		if (!may_create) {
+			errf(err, errlen, "production: %s %s is missing (keys are never generated "
+					  "in production)", what, path);
+			return false;
+		}
+		if (!ensure_parent(path, err, errlen))
+			return false;
+		randombytes_buf(out, len);
+		bool ok = write_file_atomic(path, out, len, 0600, err, errlen);
+		if (ok)
+			log_info("generated %s at %s", what, path);
+		return ok;
+	}
+	return read_key(path, out, len, err, errlen);
+}
+
+bool keys_generate_es256(const char *priv_path, const char *pub_path, char *err, size_t errlen)
+{
+	bool ok = false;
+	EVP_PKEY *pk = EVP_EC_gen("P-256");
+	BIO *bpriv = BIO_new(BIO_s_mem()), *bpub = BIO_new(BIO_s_mem());
+	if (!pk || !bpriv || !bpub ||
+	    !PEM_write_bio_PrivateKey(bpriv, pk, NULL, NULL, 0, NULL, NULL) ||
+	    !PEM_write_bio_PUBKEY(bpub, pk)) {
+		errf(err, errlen, "cannot generate an ES256 key pair");
+		goto out;
+	}
+	char *p;
+	long n = BIO_get_mem_data(bpriv, &p);
+	if (!ensure_parent(priv_path, err, errlen) ||
+	    !write_file_atomic(priv_path, p, (size_t)n, 0600, err, errlen))
+		goto out;
+	n = BIO_get_mem_data(bpub, &p);
+	if (!ensure_parent(pub_path, err, errlen) ||
+	    !write_file_atomic(pub_path, p, (size_t)n, 0644, err, errlen))
+		goto out;
+	ok = true;
+out:
+	BIO_free(bpriv);
+	BIO_free(bpub);
+	EVP_PKEY_free(pk);
+	return ok;
+}
+
+static char *slurp(const char *path, size_t max)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	char *buf = calloc(1, max + 1);
+	size_t n = buf ? fread(buf, 1, max, f) : 0;
+	fclose(f);
+	if (buf && n == 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+keys *keys_load(const config *cfg, char *err, size_t errlen)
+{
+	bool may_create = !cfg->production;
+	keys *k = calloc(1, sizeof *k);
+	if (!k)
+		goto oom;
+	k->kek = sodium_malloc(KEYS_KEK_BYTES);
+	k->ledger_sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
+	if (!k->kek || !k->ledger_sk)
+		goto oom;
+	if (!load_secret(cfg->kek_file, "key-encryption key", may_create, k->kek, KEYS_KEK_BYTES,
+			 err, errlen))
+		goto fail;
+	unsigned char *seed = sodium_malloc(crypto_sign_SEEDBYTES);
+	if (!seed)
+		goto oom;
+	bool ok = load_secret(cfg->ledger_key_file, "ledger signing key", may_create, seed,
+			      crypto_sign_SEEDBYTES, err, errlen);
+	if (ok)
+		crypto_sign_seed_keypair(k->ledger_pk, k->ledger_sk, seed);
+	sodium_free(seed);
+	if (!ok)
+		goto fail;
+	sodium_mprotect_readonly(k->kek);
+	sodium_mprotect_readonly(k->ledger_sk);
+
+	if (cfg->dev_issuer && !cfg->production) {
+		char priv[4096], pub[4096];
+		snprintf(priv, sizeof priv, "%s/keys/dev-issuer.pem", cfg->data_dir);
+		snprintf(pub, sizeof pub, "%s/keys/dev-issuer.pub.pem", cfg->data_dir);
+		if (access(pub, F_OK) != 0) {
+			if (!keys_generate_es256(priv, pub, err, errlen))
+				goto fail;
+			log_info("generated the development token issuer fiducia-dev at %s", priv);
+		}
+		if (!(k->dev_issuer_pub_pem = slurp(pub, 16384))) {
+			errf(err, errlen, "cannot read %s", pub);
+			goto fail;
+		}
+	}
+	return k;
+oom:
+	errf(err, errlen, "out of memory");
+fail:
+	keys_free(k);
+	return NULL;
+}
+
+void keys_free(keys *k)
+{
+	if (!k)
+		return;
+	sodium_free(k->kek); /* sodium_free wipes before unmapping */
+	sodium_free(k->ledger_sk);
+	free(k->dev_issuer_pub_pem);
+	free(k);
+}

@@ -1,0 +1,250 @@
+/*
+ * fiduciad: start-up (configuration, keys, the database and its migrations,
+ * token issuers), the event loop, and an orderly exit: SIGTERM/SIGINT stop
+ * accepting, let in-flight requests finish, close the pool and stop the
+ * embedded PostgreSQL cluster. Start-up is the only place that may block or
+ * abort.
+ */
+#include "api.h"
+#include "app.h"
+#include "auth.h"
+#include "config.h"
+#include "db.h"
+#include "http.h"
+#include "keys.h"
+#include "log.h"
+#include "migrate.h"
+#include "orgs.h"
+#include "pgembed.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void die(const char *what, const char *err)
+{
+	log_error("%s: %s", what, err);
+	fprintf(stderr, "fiduciad: %s: %s\n", what, err);
+}
+
+/* Blocking, at start-up: wait for the database, then migrate. */
+static bool prepare_database(const char *conninfo, char *err, size_t errlen)
+{
+	PGconn *c = NULL;
+	for (int attempt = 0; attempt < 30; attempt++) {
+		c = PQconnectdb(conninfo);
+		if (PQstatus(c) == CONNECTION_OK)
+			break;
+		if (attempt == 0)
+			log_warn("database not reachable yet (%s); retrying for 30 s",
+				 strtok(PQerrorMessage(c), "\n"));
+		PQfinish(c);
+		c = NULL;
+		sleep(1);
+	}
+	if (!c) {
+		snprintf(err, errlen, "cannot connect to the database");
+		return false;
+	}
+	bool ok = migrate_apply(c, err, errlen);
+	PQfinish(c);
+	return ok;
+}
+
+static char *read_small_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	char *buf = malloc(65537);
+	size_t n = buf ? fread(buf, 1, 65536, f) : 0;
+	fclose(f);
+	if (!buf)
+		return NULL;
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+static bool setup_issuers(struct app *app, const config *cfg, char *err, size_t errlen)
+{
+	app->auth = auth_verifier_new(cfg->audience, (int)cfg->jwt_leeway,
+				      (size_t)cfg->token_cache_size);
+	if (!app->auth) {
+		snprintf(err, errlen, "out of memory");
+		return false;
+	}
+	if (app->keys->dev_issuer_pub_pem) {
+		const char *pem = app->keys->dev_issuer_pub_pem;
+		if (!auth_verifier_add_issuer(app->auth, "fiducia-dev", "ES256",
+					      (const unsigned char *)pem, strlen(pem), false, err,
+					      errlen))
+			return false;
+		log_info("trusting development issuer fiducia-dev (ES256)");
+	}
+	for (size_t i = 0; i < cfg->n_issuers; i++) {
+		char name[256], alg[32], file[2048];
+		if (sscanf(cfg->issuers[i], "%255s %31s %2047s", name, alg, file) != 3)
+			return false; /* config_finish checked the shape */
+		size_t len = 0;
+		char *key = read_small_file(file, &len);
+		if (!key) {
+			snprintf(err, errlen, "issuer %s: cannot read %s: %s", name, file,
+				 strerror(errno));
+			return false;
+		}
+		char sub[256];
+		bool ok = auth_verifier_add_issuer(app->auth, name, alg, (unsigned char *)key, len,
+						   cfg->allow_hs256, sub, sizeof sub);
+		sodium_memzero(key, len);
+		free(key);
+		if (!ok) {
+			snprintf(err, errlen, "issuer %s: %s", name, sub);
+			return false;
+		}
+		log_info("trusting issuer %s (%s)", name, alg);
+	}
+	return true;
+}
+
+struct shutdown {
+	struct app *app;
+	struct event *sigterm, *sigint;
+	int signals;
+};
+
+static void drained(void *arg)
+{
+	struct app *app = arg;
+	event_base_loopexit(app->base, NULL);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct shutdown *sd = arg;
+	if (++sd->signals > 1) {
+		log_warn("second signal: exiting without waiting");
+		event_base_loopexit(sd->app->base, NULL);
+		return;
+	}
+	log_info("signal %d: shutting down", (int)sig);
+	http_server_drain(sd->app->http, (int)sd->app->cfg->shutdown_timeout, drained, sd->app);
+}
+
+int main(int argc, char **argv)
+{
+	config cfg;
+	char err[1024] = "";
+	int rc = 1;
+	config_init(&cfg);
+	switch (config_parse_args(&cfg, argc, argv, err, sizeof err)) {
+	case CONFIG_HELP:
+		config_print_help(stdout);
+		config_free(&cfg);
+		return 0;
+	case CONFIG_VERSION:
+		printf("fiduciad %s\n", FIDUCIA_VERSION);
+		config_free(&cfg);
+		return 0;
+	case CONFIG_ERROR:
+		fprintf(stderr, "fiduciad: %s\n", err);
+		config_free(&cfg);
+		return 2;
+	case CONFIG_RUN:
+		break;
+	}
+	if (!log_level_parse(cfg.log_level, &log_min_level))
+		log_min_level = LOG_LEVEL_INFO;
+	if (sodium_init() < 0) {
+		die("start-up", "libsodium failed to initialise");
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	umask(077);
+
+	struct app app = {0};
+	pgembed pg = {0};
+	char *conninfo = NULL;
+	struct shutdown sd = {0};
+	app.cfg = &cfg;
+	app.schema_version = migrate_latest_version();
+
+	if (mkdir(cfg.data_dir, 0711) != 0 && errno != EEXIST) {
+		snprintf(err, sizeof err, "cannot create %s: %s", cfg.data_dir, strerror(errno));
+		die("data folder", err);
+		goto out;
+	}
+	if (!(app.keys = keys_load(&cfg, err, sizeof err))) {
+		die("keys", err);
+		goto out;
+	}
+	if (*cfg.database_url) {
+		conninfo = strdup(cfg.database_url);
+	} else if (!pgembed_start(&pg, cfg.data_dir, cfg.pg_bindir, cfg.pg_os_user, &conninfo, err,
+				  sizeof err)) {
+		die("embedded PostgreSQL", err);
+		goto out;
+	}
+	if (!conninfo || !prepare_database(conninfo, err, sizeof err)) {
+		die("database", err[0] ? err : "out of memory");
+		goto out;
+	}
+	if (!setup_issuers(&app, &cfg, err, sizeof err)) {
+		die("token issuers", err);
+		goto out;
+	}
+	evthread_use_pthreads();
+	if (!(app.base = event_base_new())) {
+		die("start-up", "cannot create the event loop");
+		goto out;
+	}
+	app.db = db_pool_new(app.base, conninfo, (int)cfg.db_pool_size,
+			     (int)cfg.db_acquire_timeout_ms, (int)cfg.db_statement_timeout_ms);
+	if (!app.db || !(app.orgs = orgs_cache_new(&app))) {
+		die("start-up", "cannot create the database pool");
+		goto out;
+	}
+	static const http_route *const tables[] = {health_routes, whoami_routes, orgs_routes,
+						   NULL};
+	if (!(app.http = http_server_new(&app, tables, err, sizeof err))) {
+		die("http", err);
+		goto out;
+	}
+	sd.app = &app;
+	sd.sigterm = evsignal_new(app.base, SIGTERM, on_signal, &sd);
+	sd.sigint = evsignal_new(app.base, SIGINT, on_signal, &sd);
+	evsignal_add(sd.sigterm, NULL);
+	evsignal_add(sd.sigint, NULL);
+
+	char port[16];
+	snprintf(port, sizeof port, "%d", http_server_port(app.http));
+	log_event(LOG_LEVEL_INFO, "listening", "host", cfg.listen_host, "port#", port, "tls",
+		  *cfg.tls_cert ? "on" : "off", "version", FIDUCIA_VERSION,
+		  "database", *cfg.database_url ? "external" : "embedded", (const char *)NULL);
+	event_base_dispatch(app.base);
+	log_info("event loop stopped");
+	rc = 0;
+out:
+	if (sd.sigterm)
+		event_free(sd.sigterm);
+	if (sd.sigint)
+		event_free(sd.sigint);
+	http_server_free(app.http);
+	orgs_cache_free(app.orgs);
+	db_pool_free(app.db);
+	if (app.base)
+		event_base_free(app.base);
+	auth_verifier_free(app.auth);
+	keys_free(app.keys);
+	free(conninfo);
+	pgembed_stop(&pg);
+	config_free(&cfg);
+	return rc;
+}

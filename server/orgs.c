@@ -1,0 +1,420 @@
+/*
+ * Organisations: the /v1/orgs resource and the per-process org cache used by
+ * authentication. The cache maps name -> (enabled?) and is trusted only while
+ * the LISTEN connection is up: a trigger NOTIFYs every change, from any
+ * fiduciad process, and the entry is dropped here. While the listener is
+ * down every check goes to the database.
+ */
+#include "orgs.h"
+#include "app.h"
+#include "db.h"
+#include "log.h"
+#include "fiducia/v1/orgs.pb-c.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CACHE_SLOTS 4096 /* power of two */
+
+struct cache_entry {
+	char name[64];
+	bool used;
+	bool disabled;
+};
+
+struct orgs_cache {
+	struct app *app;
+	bool trusted;	     /* the listener is up */
+	uint64_t generation; /* bumped by every change notice */
+	struct cache_entry slots[CACHE_SLOTS];
+	uint64_t hits, misses, evictions;
+};
+
+bool orgs_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+	if (n < 1 || n > 63)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+			  (c == '-' && i > 0 && i < n - 1);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+static size_t slot_of(const char *name)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	for (const char *p = name; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	return (size_t)(h & (CACHE_SLOTS - 1));
+}
+
+static void cache_clear(orgs_cache *c)
+{
+	memset(c->slots, 0, sizeof c->slots);
+}
+
+static void cache_evict(orgs_cache *c, const char *name)
+{
+	struct cache_entry *e = &c->slots[slot_of(name)];
+	if (e->used && strcmp(e->name, name) == 0) {
+		e->used = false;
+		c->evictions++;
+	}
+}
+
+static void cache_put(orgs_cache *c, const char *name, bool disabled)
+{
+	if (!c->trusted || strlen(name) >= sizeof c->slots[0].name)
+		return;
+	struct cache_entry *e = &c->slots[slot_of(name)];
+	snprintf(e->name, sizeof e->name, "%s", name);
+	e->disabled = disabled;
+	e->used = true;
+}
+
+static void on_notify(const char *channel, const char *payload, void *arg)
+{
+	orgs_cache *c = arg;
+	c->generation++;
+	cache_evict(c, payload);
+}
+
+static void on_listen_state(bool up, void *arg)
+{
+	orgs_cache *c = arg;
+	c->generation++;
+	/* Whatever changed while we were not listening is unknown: start empty. */
+	cache_clear(c);
+	c->trusted = up;
+	log_info("org cache %s", up ? "enabled (listening for changes)" : "disabled");
+}
+
+orgs_cache *orgs_cache_new(struct app *app)
+{
+	orgs_cache *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->app = app;
+	if (!db_pool_listen(app->db, "fiducia_orgs", on_notify, on_listen_state, c)) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void orgs_cache_free(orgs_cache *c)
+{
+	free(c);
+}
+
+struct check {
+	struct app *app;
+	orgs_check_cb cb;
+	void *arg;
+	uint64_t generation; /* of the cache when the query was sent */
+	char name[64];
+};
+
+static void check_result(PGresult *res, void *arg)
+{
+	struct check *k = arg;
+	orgs_status st;
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		st = ORGS_UNAVAILABLE;
+	} else if (PQntuples(res) == 0) {
+		st = ORGS_UNKNOWN;
+	} else {
+		bool disabled = PQgetvalue(res, 0, 0)[0] == 't';
+		/* A change notice since we asked may postdate our snapshot. */
+		if (k->generation == k->app->orgs->generation)
+			cache_put(k->app->orgs, k->name, disabled);
+		st = disabled ? ORGS_DISABLED : ORGS_OK;
+	}
+	k->cb(st, k->arg);
+	free(k);
+}
+
+orgs_status orgs_check(struct app *app, const char *org, orgs_check_cb cb, void *arg)
+{
+	orgs_cache *c = app->orgs;
+	if (!orgs_name_valid(org))
+		return ORGS_UNKNOWN;
+	if (c->trusted) {
+		struct cache_entry *e = &c->slots[slot_of(org)];
+		if (e->used && strcmp(e->name, org) == 0) {
+			c->hits++;
+			return e->disabled ? ORGS_DISABLED : ORGS_OK;
+		}
+	}
+	c->misses++;
+	struct check *k = calloc(1, sizeof *k);
+	if (!k)
+		return ORGS_UNAVAILABLE;
+	k->app = app;
+	k->cb = cb;
+	k->arg = arg;
+	k->generation = c->generation;
+	snprintf(k->name, sizeof k->name, "%s", org);
+	const char *p[1] = {org};
+	db_query(app->db, "SELECT disabled FROM orgs WHERE name = $1", 1, p, check_result, k);
+	return ORGS_PENDING;
+}
+
+/* ---- the resource ------------------------------------------------------ */
+
+#define ORG_COLUMNS                                                                                \
+	"name, kind, country, contact, disabled, "                                                 \
+	"extract(epoch from created_at)::float8, "                                                 \
+	"coalesce(extract(epoch from disabled_at)::float8, 0)"
+
+static const char *kind_name(Fiducia__V1__Org__Kind k)
+{
+	const ProtobufCEnumValue *v =
+		protobuf_c_enum_descriptor_get_value(&fiducia__v1__org__kind__descriptor, (int)k);
+	return v ? v->name : NULL;
+}
+
+static Fiducia__V1__Org__Kind kind_parse(const char *s)
+{
+	const ProtobufCEnumValue *v =
+		protobuf_c_enum_descriptor_get_value_by_name(&fiducia__v1__org__kind__descriptor, s);
+	return v ? (Fiducia__V1__Org__Kind)v->value : FIDUCIA__V1__ORG__KIND__KIND_UNSPECIFIED;
+}
+
+static void set_ts(Google__Protobuf__Timestamp *ts, const char *epoch)
+{
+	double d = strtod(epoch, NULL);
+	ts->seconds = (int64_t)d;
+	ts->nanos = (int32_t)((d - (double)ts->seconds) * 1e9);
+	if (ts->nanos < 0)
+		ts->nanos = 0;
+	ts->nanos = (ts->nanos / 1000) * 1000; /* PostgreSQL keeps microseconds */
+}
+
+/* One row of ORG_COLUMNS into *o (strings borrowed from res). */
+static void org_from_row(PGresult *res, int row, Fiducia__V1__Org *o,
+			 Google__Protobuf__Timestamp *created, Google__Protobuf__Timestamp *disabled)
+{
+	fiducia__v1__org__init(o);
+	google__protobuf__timestamp__init(created);
+	google__protobuf__timestamp__init(disabled);
+	o->name = PQgetvalue(res, row, 0);
+	o->kind = kind_parse(PQgetvalue(res, row, 1));
+	o->country = PQgetvalue(res, row, 2);
+	o->contact = PQgetvalue(res, row, 3);
+	o->disabled = PQgetvalue(res, row, 4)[0] == 't';
+	set_ts(created, PQgetvalue(res, row, 5));
+	o->created_at = created;
+	if (o->disabled) {
+		set_ts(disabled, PQgetvalue(res, row, 6));
+		o->disabled_at = disabled;
+	}
+}
+
+static void reply_org_row(http_req *r, int status, PGresult *res)
+{
+	Fiducia__V1__Org o;
+	Google__Protobuf__Timestamp c, d;
+	org_from_row(res, 0, &o, &c, &d);
+	http_reply(r, status, &o.base);
+}
+
+static bool printable(const char *s, size_t max)
+{
+	size_t n = 0;
+	for (; s[n]; n++)
+		if ((unsigned char)s[n] < 0x20 || s[n] == 0x7f)
+			return false;
+	return n <= max;
+}
+
+static void create_done(PGresult *res, void *arg)
+{
+	http_req *r = arg;
+	if (!res || db_result_is_unavailable(res)) {
+		http_reply_unavailable(r);
+		return;
+	}
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+		log_info("organisation %s created by %s", PQgetvalue(res, 0, 0), r->claims.org);
+		reply_org_row(r, 201, res);
+		return;
+	}
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (state && strcmp(state, "23505") == 0) {
+		const Fiducia__V1__CreateOrgRequest *req = r->ctx;
+		http_reply_error(r, 409, "already_exists", "organisation %s already exists",
+				 req->name);
+		return;
+	}
+	http_reply_error(r, 500, "internal", "cannot create the organisation");
+}
+
+static void create_org(http_req *r)
+{
+	Fiducia__V1__CreateOrgRequest *req;
+	if (!http_read_body(r, &fiducia__v1__create_org_request__descriptor,
+			    (ProtobufCMessage **)&req))
+		return;
+	if (!orgs_name_valid(req->name)) {
+		http_reply_error(r, 400, "invalid_argument",
+				 "$.name: must be a lowercase slug of 1-63 characters [a-z0-9-], "
+				 "not starting or ending with '-'");
+		return;
+	}
+	if (req->kind != FIDUCIA__V1__ORG__KIND__HOLDER &&
+	    req->kind != FIDUCIA__V1__ORG__KIND__PUBLIC_AUTHORITY &&
+	    req->kind != FIDUCIA__V1__ORG__KIND__REGULATOR) {
+		http_reply_error(r, 400, "invalid_argument",
+				 "$.kind: must be HOLDER, PUBLIC_AUTHORITY or REGULATOR");
+		return;
+	}
+	if (req->country[0] &&
+	    !(strlen(req->country) == 2 && isupper((unsigned char)req->country[0]) &&
+	      isupper((unsigned char)req->country[1]))) {
+		http_reply_error(r, 400, "invalid_argument",
+				 "$.country: must be an ISO 3166-1 alpha-2 code such as FR");
+		return;
+	}
+	if (!printable(req->contact, 256)) {
+		http_reply_error(r, 400, "invalid_argument",
+				 "$.contact: at most 256 characters, no control characters");
+		return;
+	}
+	r->ctx = req;
+	const char *p[4] = {req->name, kind_name(req->kind), req->country, req->contact};
+	db_query(r->app->db,
+		 "INSERT INTO orgs (name, kind, country, contact) VALUES ($1, $2, $3, $4) "
+		 "RETURNING " ORG_COLUMNS,
+		 4, p, create_done, r);
+}
+
+static void list_done(PGresult *res, void *arg)
+{
+	http_req *r = arg;
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		if (!res || db_result_is_unavailable(res))
+			http_reply_unavailable(r);
+		else
+			http_reply_error(r, 500, "internal", "cannot list organisations");
+		return;
+	}
+	int n = PQntuples(res);
+	Fiducia__V1__Org *orgs = calloc((size_t)n + 1, sizeof *orgs);
+	Fiducia__V1__Org **ptrs = calloc((size_t)n + 1, sizeof *ptrs);
+	Google__Protobuf__Timestamp *ts = calloc(2 * (size_t)n + 2, sizeof *ts);
+	if (!orgs || !ptrs || !ts) {
+		free(orgs);
+		free(ptrs);
+		free(ts);
+		http_reply_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		org_from_row(res, i, &orgs[i], &ts[2 * i], &ts[2 * i + 1]);
+		ptrs[i] = &orgs[i];
+	}
+	Fiducia__V1__ListOrgsResponse out = FIDUCIA__V1__LIST_ORGS_RESPONSE__INIT;
+	out.n_orgs = (size_t)n;
+	out.orgs = ptrs;
+	http_on_complete(r, free, orgs);
+	http_on_complete(r, free, ptrs);
+	http_on_complete(r, free, ts);
+	http_reply(r, 200, &out.base);
+}
+
+static void list_orgs(http_req *r)
+{
+	db_query(r->app->db, "SELECT " ORG_COLUMNS " FROM orgs ORDER BY name", 0, NULL, list_done,
+		 r);
+}
+
+static void get_done(PGresult *res, void *arg)
+{
+	http_req *r = arg;
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		if (!res || db_result_is_unavailable(res))
+			http_reply_unavailable(r);
+		else
+			http_reply_error(r, 500, "internal", "cannot read the organisation");
+		return;
+	}
+	if (PQntuples(res) == 0) {
+		http_reply_error(r, 404, "not_found", "no organisation %s", http_param(r, "org"));
+		return;
+	}
+	reply_org_row(r, 200, res);
+}
+
+static void get_org(http_req *r)
+{
+	const char *org = http_param(r, "org");
+	if (!orgs_name_valid(org)) {
+		http_reply_error(r, 404, "not_found", "no such organisation");
+		return;
+	}
+	/* The operator reads any organisation; others only their own. */
+	if (r->claims.role != AUTH_ROLE_OPERATOR && strcmp(org, r->claims.org) != 0) {
+		http_reply_error(r, 403, "forbidden", "only the operator reads other organisations");
+		return;
+	}
+	const char *p[1] = {org};
+	db_query(r->app->db, "SELECT " ORG_COLUMNS " FROM orgs WHERE name = $1", 1, p, get_done, r);
+}
+
+static void disable_done(PGresult *res, void *arg)
+{
+	http_req *r = arg;
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		if (!res || db_result_is_unavailable(res))
+			http_reply_unavailable(r);
+		else
+			http_reply_error(r, 500, "internal", "cannot disable the organisation");
+		return;
+	}
+	if (PQntuples(res) == 0) {
+		http_reply_error(r, 404, "not_found", "no organisation %s", http_param(r, "org"));
+		return;
+	}
+	/* Our own cache at once; other processes through NOTIFY. */
+	r->app->orgs->generation++;
+	cache_evict(r->app->orgs, http_param(r, "org"));
+	log_info("organisation %s disabled by %s", http_param(r, "org"), r->claims.org);
+	reply_org_row(r, 200, res);
+}
+
+static void disable_org(http_req *r)
+{
+	const char *org = http_param(r, "org");
+	if (!orgs_name_valid(org)) {
+		http_reply_error(r, 404, "not_found", "no such organisation");
+		return;
+	}
+	if (strcmp(org, "operator") == 0) {
+		http_reply_error(r, 409, "failed_precondition",
+				 "the operator organisation cannot be disabled");
+		return;
+	}
+	const char *p[1] = {org};
+	/* Idempotent: disabling a disabled org keeps its first disabled_at. */
+	db_query(r->app->db,
+		 "UPDATE orgs SET disabled = true, disabled_at = coalesce(disabled_at, now()) "
+		 "WHERE name = $1 RETURNING " ORG_COLUMNS,
+		 1, p, disable_done, r);
+}
+
+const http_route orgs_routes[] = {
+	{"POST", "/v1/orgs", create_org, AUTH_ROLE_OPERATOR},
+	{"GET", "/v1/orgs", list_orgs, AUTH_ROLE_OPERATOR},
+	{"GET", "/v1/orgs/{org}", get_org, AUTH_ROLE_ANY},
+	{"POST", "/v1/orgs/{org}/disable", disable_org, AUTH_ROLE_OPERATOR},
+	{NULL, NULL, NULL, 0},
+};
