@@ -357,6 +357,7 @@ static void conn_start(db_conn *c)
 	conn_set_state(c, DB_CONN_CONNECTING);
 	c->broken = false;
 	c->pg = PQconnectStart(c->pool->conninfo);
+	db_log_notices(c->pg);
 	if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
 		conn_lost(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
 		return;
@@ -803,6 +804,20 @@ void db_pool_stats(const db_pool *p, db_stats *out)
 bool db_pool_up(const db_pool *p)
 {
 	return pool_has_live(p);
+}
+
+static void notice_processor(void *arg, const char *message)
+{
+	char m[512];
+	snprintf(m, sizeof m, "%s", message);
+	m[strcspn(m, "\n")] = '\0';
+	log_debug("postgres: %s", m);
+}
+
+void db_log_notices(PGconn *c)
+{
+	if (c)
+		PQsetNoticeProcessor(c, notice_processor, NULL);
 }
 
 bool db_result_is_unavailable(const PGresult *res)

@@ -72,4 +72,7 @@ bool db_pool_up(const db_pool *p);
  * 57P0x shutdown), as opposed to an error in the statement. */
 bool db_result_is_unavailable(const PGresult *res);
 
+/* Route libpq notices (NOTICE, WARNING) to the JSON log instead of stderr. */
+void db_log_notices(PGconn *c);
+
 #endif

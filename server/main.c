@@ -53,6 +53,7 @@ static bool prepare_database(const char *conninfo, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot connect to the database");
 		return false;
 	}
+	db_log_notices(c);
 	bool ok = migrate_apply(c, err, errlen);
 	PQfinish(c);
 	return ok;

@@ -6,6 +6,7 @@
  * authentication there admits only its owner (and root).
  */
 #include "pgembed.h"
+#include "db.h"
 #include "log.h"
 
 #include <errno.h>
@@ -247,6 +248,7 @@ static bool create_database(pgembed *pg, char *err, size_t errlen)
 	const char *vals[] = {pg->sockdir, "postgres", "fiducia", NULL};
 	PGconn *c = PQconnectdbParams(keys, vals, 0);
 	bool ok = false;
+	db_log_notices(c);
 	if (PQstatus(c) != CONNECTION_OK) {
 		errf(err, errlen, "cannot connect to the embedded cluster: %s",
 		     PQerrorMessage(c));

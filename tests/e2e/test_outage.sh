@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# End to end on an external PostgreSQL: a restart of the database while
+# fiduciad runs gives 503 during the outage and recovery afterwards without
+# intervention; two fiduciad processes started together on one database
+# apply the migrations once and share organisation state (a disable on one
+# is refused on the other).
+source "$FIDUCIA_SRC/tests/harness/lib.sh"
+
+fd_pg shared
+# Two processes at once, on the same fresh database.
+"$FIDUCIAD" --data-dir "$FD_TMP/a" --listen 127.0.0.1:0 --set "database_url=$PG_URL" >"$FD_TMP/a.log" 2>&1 &
+FD_PIDS+=($!)
+fd_start b --set "database_url=$PG_URL" || fd_finish
+URL_B=$URL; DATA_B=$DATA
+for i in $(seq 1 100); do grep -q '"event":"listening"' "$FD_TMP/a.log" && break; sleep 0.1; done
+PORT_A=$(grep -o '"event":"listening"[^}]*"port":[0-9]*' "$FD_TMP/a.log" | grep -o '[0-9]*$')
+URL_A="http://127.0.0.1:$PORT_A"
+check "both processes serve" curl -sf "$URL_A/readyz" -o /dev/null
+check "migrations applied exactly once" \
+	test "$(psql "$PG_URL" -tAc 'select count(*) from schema_migrations where version = 1')" = 1
+check "one operator org" test "$(psql "$PG_URL" -tAc "select count(*) from orgs where name='operator'")" = 1
+
+# Trust b's dev issuer on both (a has its own): use b's tokens against b, a's against a.
+OP_B=$(fd_token operator operator)
+URL=$URL_B
+req POST /v1/orgs "$OP_B" '{"name":"waze","kind":"HOLDER"}'; expect_status 201 "create on b"
+DATA="$FD_TMP/a"; HOLDER_A=$(fd_token waze holder); DATA=$DATA_B
+URL=$URL_A
+req GET /v1/whoami "$HOLDER_A"; expect_status 200 "a sees the org created on b"
+req GET /v1/whoami "$HOLDER_A"; expect_status 200 "a caches it"
+URL=$URL_B
+req POST /v1/orgs/waze/disable "$OP_B"; expect_status 200 "disable on b"
+URL=$URL_A
+refused=0
+for i in $(seq 1 50); do
+	req GET /v1/whoami "$HOLDER_A"
+	[ "$STATUS" = 403 ] && { refused=1; break; }
+	sleep 0.1
+done
+check "a refuses the disabled org's token (NOTIFY reached its cache)" test "$refused" = 1
+
+# Database restart while fiduciad runs.
+URL=$URL_B
+req GET /v1/orgs "$OP_B"; expect_status 200 "before the outage"
+"$PG_SH" restart-stop "$PG_STATE"
+sleep 0.5
+req GET /v1/orgs "$OP_B"; expect_status 503 "during the outage: 503"
+expect_json .code unavailable "503 carries an Error"
+req GET /readyz; expect_status 503 "readyz says not ready"
+req GET /healthz; expect_status 200 "healthz still answers"
+"$PG_SH" restart-start "$PG_STATE"
+recovered=0
+for i in $(seq 1 100); do
+	req GET /v1/orgs "$OP_B"
+	[ "$STATUS" = 200 ] && { recovered=1; break; }
+	sleep 0.1
+done
+check "after the outage: recovered by itself" test "$recovered" = 1
+req GET /readyz; expect_status 200 "ready again"
+req GET /v1/whoami "$HOLDER_A"; expect_status 403 "org state survives the restart"
+
+# SIGTERM drains: a request held up in the database still completes.
+URL=$URL_B
+psql "$PG_URL" -qc "BEGIN; LOCK TABLE orgs IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(2); COMMIT;" >/dev/null &
+LOCKER=$!
+sleep 0.5
+curl -s -o "$FD_TMP/slow" -w '%{http_code}' "$URL/v1/orgs" -H "Authorization: Bearer $OP_B" >"$FD_TMP/slow.status" &
+SLOW=$!
+sleep 0.3
+B_PID=${FD_PIDS[-1]}
+kill -TERM "$B_PID"
+sleep 0.3
+STATUS=$(curl -s -o /dev/null -w '%{http_code}' "$URL/healthz")
+check "no new connections while draining" test "$STATUS" = 000
+wait "$SLOW"; wait "$LOCKER"
+check "the in-flight request completed with 200" test "$(cat "$FD_TMP/slow.status")" = 200
+wait "$B_PID"; rc=$?
+check "fiduciad exited 0 after draining" test "$rc" = 0
+
+fd_finish
