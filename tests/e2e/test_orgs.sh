@@ -44,7 +44,7 @@ req POST /v1/orgs "$OP" '{"name":"waze","kind":"OPERATOR"}'
 expect_status 400 "a second operator is refused"
 req POST /v1/orgs "$OP" '{"name":"waze","kind":"HOLDER","country":"France"}'
 expect_status 400 "bad country"
-req POST /v1/orgs "$OP" 'name=waze' -H 'Content-Type: text/plain'
+CTYPE=text/plain req POST /v1/orgs "$OP" 'name=waze'
 expect_status 415 "wrong content type"
 req POST /v1/orgs "$OP" "" -H 'Content-Type: application/json' --data-binary ''
 expect_status 400 "empty body"
@@ -124,7 +124,7 @@ check "cli exits 2 on a usage error" test "$rc" = 2
 # Metrics.
 req GET /metrics
 check "metrics count requests by route and status" \
-	grep -q 'fiducia_http_requests_total{route="/v1/orgs",method="POST",status="201"} 1' <<<"$BODY"
+	grep -q 'fiducia_http_requests_total{route="/v1/orgs",method="POST",status="201"} 3' <<<"$BODY"
 check "metrics have a latency histogram" grep -q 'fiducia_http_request_duration_seconds_bucket' <<<"$BODY"
 check "metrics have pool statistics" grep -q 'fiducia_db_pool_connections{state="connected"}' <<<"$BODY"
 
@@ -135,8 +135,8 @@ check "access log has request id, status, org" \
 check "no token in the log" bash -c "! grep -qF '${OP:0:40}' '$LOG'"
 
 # SIGTERM: exit 0, cluster stopped; a restart keeps keys and data.
-rc=$(fd_stop "$PID")
-check "SIGTERM exits 0" test "$rc" = 0
+fd_stop "$PID"
+check "SIGTERM exits 0" test "$RC" = 0
 check "embedded cluster stopped" test ! -e "$DATA/pg/data/postmaster.pid"
 fd_start main || fd_finish
 req GET /v1/orgs/city-lyon "$OP"; expect_status 200 "restart keeps data and the dev issuer"

@@ -57,7 +57,9 @@ for i in $(seq 1 100); do
 done
 check "after the outage: recovered by itself" test "$recovered" = 1
 req GET /readyz; expect_status 200 "ready again"
+URL=$URL_A
 req GET /v1/whoami "$HOLDER_A"; expect_status 403 "org state survives the restart"
+URL=$URL_B
 
 # SIGTERM drains: a request held up in the database still completes.
 URL=$URL_B

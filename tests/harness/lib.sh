@@ -61,14 +61,18 @@ fd_start() {
 	mkdir -p "$DATA"
 	chmod 711 "$DATA"
 	LOG="$FD_TMP/$name.log"
+	local before
+	before=$(grep -c '"event":"listening"' "$LOG" 2>/dev/null)
 	"$FIDUCIAD" --data-dir "$DATA" --listen 127.0.0.1:0 "$@" >>"$LOG" 2>&1 &
 	PID=$!
 	FD_PIDS+=("$PID")
 	local port="" i
 	for i in $(seq 1 600); do
-		port=$(grep -o '"event":"listening"[^}]*"port":[0-9]*' "$LOG" 2>/dev/null |
-			tail -1 | grep -o '[0-9]*$')
-		[ -n "$port" ] && break
+		if [ "$(grep -c '"event":"listening"' "$LOG")" -gt "${before:-0}" ]; then
+			port=$(grep -o '"event":"listening"[^}]*"port":[0-9]*' "$LOG" |
+				tail -1 | grep -o '[0-9]*$')
+			break
+		fi
 		if ! kill -0 "$PID" 2>/dev/null; then
 			echo "# fiduciad exited:"; tail -5 "$LOG"
 			fail "fiduciad $name starts"; return 1
@@ -84,11 +88,11 @@ fd_start() {
 	return 1
 }
 
-# fd_stop PID: SIGTERM and wait; echoes the exit status.
+# fd_stop PID: SIGTERM and wait; sets RC to the exit status.
 fd_stop() {
 	kill -TERM "$1" 2>/dev/null
 	wait "$1"
-	echo $?
+	RC=$?
 }
 
 # fd_token ORG ROLE [TTL]: a development token from $DATA's dev issuer.
@@ -96,13 +100,14 @@ fd_token() {
 	"$FIDUCIA" token mint --data-dir "$DATA" --org "$1" --role "$2" --ttl "${3:-1h}"
 }
 
-# req METHOD PATH [TOKEN] [BODY] [curl args...]: JSON request; sets STATUS and BODY.
+# req METHOD PATH [TOKEN] [BODY] [curl args...]: request (JSON unless CTYPE is set);
+# sets STATUS and BODY.
 req() {
 	local method=$1 path=$2 token=${3:-} body=${4:-}
 	shift $(($# < 4 ? $# : 4))
 	local args=(-s -o "$FD_TMP/body" -w '%{http_code}' -X "$method" "$URL$path")
 	[ -n "$token" ] && args+=(-H "Authorization: Bearer $token")
-	[ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
+	[ -n "$body" ] && args+=(-H "Content-Type: ${CTYPE:-application/json}" --data-binary "$body")
 	STATUS=$(curl "${args[@]}" "$@")
 	BODY=$(cat "$FD_TMP/body")
 }

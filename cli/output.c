@@ -1,0 +1,177 @@
+/*
+ * Printing for the fiducia CLI: one-line JSON, RFC 3339 times, "label: value"
+ * fields, aligned tables, and the one shape of every error message. Text that
+ * came from the server is filtered of control characters before it reaches a
+ * terminal.
+ */
+#include "output.h"
+#include "cli.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void output_json_line(FILE *out, const char *body, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (body[i] != '\n' && body[i] != '\r')
+			fputc(body[i], out);
+	fputc('\n', out);
+}
+
+const char *output_time(char buf[OUTPUT_TIME_MAX], const Google__Protobuf__Timestamp *ts)
+{
+	/* 0001-01-01 .. 9999-12-31, the range of the JSON mapping. */
+	if (!ts || ts->seconds < INT64_C(-62135596800) || ts->seconds > INT64_C(253402300799)) {
+		snprintf(buf, OUTPUT_TIME_MAX, "-");
+		return buf;
+	}
+	time_t t = (time_t)ts->seconds;
+	struct tm tm;
+	if (!gmtime_r(&t, &tm) || strftime(buf, OUTPUT_TIME_MAX, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, OUTPUT_TIME_MAX, "-");
+	return buf;
+}
+
+void output_text(FILE *out, const char *s)
+{
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		fputc(c < 0x20 || c == 0x7f ? '?' : c, out);
+	}
+}
+
+void output_field(FILE *out, const char *label, const char *value)
+{
+	fprintf(out, "%s: ", label);
+	output_text(out, value && *value ? value : "-");
+	fputc('\n', out);
+}
+
+int output_call_error(const char *url, client_status st, const client_result *res)
+{
+	switch (st) {
+	case CLIENT_OK:
+		return CLI_EXIT_OK;
+	case CLIENT_UNREACHABLE:
+		fprintf(stderr, "fiducia: cannot reach %s: ", url);
+		output_text(stderr, res->reason);
+		fputc('\n', stderr);
+		return CLI_EXIT_UNREACHABLE;
+	case CLIENT_HTTP_ERROR: {
+		const Fiducia__V1__Error *e = res->error;
+		const char *rid = e && e->request_id[0] ? e->request_id : res->request_id;
+		fprintf(stderr, "fiducia: %d ", res->status);
+		if (e && (e->code[0] || e->message[0])) {
+			output_text(stderr, e->code[0] ? e->code : "error");
+			fputs(": ", stderr);
+			output_text(stderr, e->message);
+		} else {
+			output_text(stderr, res->status_line[0] ? res->status_line : "HTTP error");
+		}
+		if (rid[0]) {
+			fputs(" (request ", stderr);
+			output_text(stderr, rid);
+			fputc(')', stderr);
+		}
+		fputc('\n', stderr);
+		return CLI_EXIT_FAIL;
+	}
+	case CLIENT_BAD_RESPONSE:
+		fprintf(stderr, "fiducia: bad response from %s: ", url);
+		output_text(stderr, res->reason);
+		if (res->request_id[0]) {
+			fputs(" (request ", stderr);
+			output_text(stderr, res->request_id);
+			fputc(')', stderr);
+		}
+		fputc('\n', stderr);
+		return CLI_EXIT_FAIL;
+	case CLIENT_LOCAL_ERROR:
+	default:
+		fputs("fiducia: ", stderr);
+		output_text(stderr, res->reason[0] ? res->reason : "request failed");
+		fputc('\n', stderr);
+		return CLI_EXIT_FAIL;
+	}
+}
+
+struct output_table {
+	size_t ncols, nrows, cap;
+	char **cells; /* (nrows + 1) * ncols, row 0 the headings */
+};
+
+static char *cell_dup(const char *s)
+{
+	return strdup(s && *s ? s : "-");
+}
+
+output_table *output_table_new(size_t ncols, const char *const *headings)
+{
+	output_table *t = calloc(1, sizeof *t);
+	if (!t || ncols == 0)
+		goto fail;
+	t->ncols = ncols;
+	if (!output_table_add(t, headings))
+		goto fail;
+	return t;
+fail:
+	output_table_free(t);
+	return NULL;
+}
+
+bool output_table_add(output_table *t, const char *const *cells)
+{
+	if (t->nrows == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 8;
+		char **n = realloc(t->cells, cap * t->ncols * sizeof *n);
+		if (!n)
+			return false;
+		t->cells = n;
+		t->cap = cap;
+	}
+	char **row = &t->cells[t->nrows * t->ncols];
+	for (size_t i = 0; i < t->ncols; i++) {
+		if (!(row[i] = cell_dup(cells[i]))) {
+			while (i-- > 0)
+				free(row[i]);
+			return false;
+		}
+	}
+	t->nrows++;
+	return true;
+}
+
+void output_table_print(const output_table *t, FILE *out)
+{
+	size_t *w = calloc(t->ncols, sizeof *w);
+	if (!w)
+		return;
+	for (size_t r = 0; r < t->nrows; r++)
+		for (size_t c = 0; c < t->ncols; c++) {
+			size_t n = strlen(t->cells[r * t->ncols + c]);
+			if (n > w[c])
+				w[c] = n;
+		}
+	for (size_t r = 0; r < t->nrows; r++) {
+		for (size_t c = 0; c < t->ncols; c++) {
+			const char *s = t->cells[r * t->ncols + c];
+			output_text(out, s);
+			if (c + 1 < t->ncols)
+				fprintf(out, "%*s", (int)(w[c] - strlen(s) + 2), "");
+		}
+		fputc('\n', out);
+	}
+	free(w);
+}
+
+void output_table_free(output_table *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	free(t);
+}
