@@ -177,7 +177,11 @@ int main(int argc, char **argv)
 	app.cfg = &cfg;
 	app.schema_version = migrate_latest_version();
 
-	if (mkdir(cfg.data_dir, 0711) != 0 && errno != EEXIST) {
+	/* 0711: the embedded cluster's user must traverse it (umask is 077). */
+	if (mkdir(cfg.data_dir, 0711) == 0) {
+		if (chmod(cfg.data_dir, 0711) != 0)
+			log_warn("cannot chmod %s: %s", cfg.data_dir, strerror(errno));
+	} else if (errno != EEXIST) {
 		snprintf(err, sizeof err, "cannot create %s: %s", cfg.data_dir, strerror(errno));
 		die("data folder", err);
 		goto out;
