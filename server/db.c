@@ -17,6 +17,8 @@
 #include <string.h>
 
 #define RECONNECT_MIN_MS 100
+#define MAX_PREPARED 64 /* statements prepared per connection */
+#define PIPELINE_DEPTH 16 /* one-shot queries in flight on one connection */
 #define RECONNECT_MAX_MS 2000
 #define CONNECT_TIMEOUT_S 10
 
@@ -29,10 +31,11 @@ typedef enum db_conn_state {
 	DB_CONN_BUSY,	    /* acquired, a query in flight */
 	DB_CONN_RESETTING,  /* released mid-transaction: ROLLBACK in flight */
 	DB_CONN_LISTENING,  /* the listener, waiting for notifications */
+	DB_CONN_PIPELINE,   /* shared: one-shot queries pipelined, in order */
 } db_conn_state;
 
 static const char *const state_names[] = {"down", "connecting", "setup", "idle",
-					  "held", "busy", "resetting", "listening"};
+					  "held", "busy", "resetting", "listening", "pipeline"};
 
 /* A deferred call: a user callback to run in the next loop iteration. */
 struct deferred {
@@ -45,6 +48,18 @@ struct deferred {
 	void *arg;
 	db_conn *conn;
 	PGresult *res;
+};
+
+/* A one-shot query pipelined on a shared connection. Its result is the
+ * first error of its sync segment, else the last result (the Execute's). */
+struct pipe_entry {
+	struct pipe_entry *next;
+	db_result_cb cb;
+	void *arg;
+	PGresult *res;
+	int stmt;	/* statement prepared by this entry's segment, or -1 */
+	int nres;	/* results seen so far */
+	bool parse_ok;	/* the first of them said the Parse succeeded */
 };
 
 struct waiter {
@@ -70,6 +85,21 @@ struct db_conn {
 	db_result_cb qcb;
 	void *qarg;
 	PGresult *last;
+	/* Statements are prepared on first use per connection, so PostgreSQL
+	 * parses and plans each SQL text once, not once per request. */
+	struct prepared {
+		uint64_t hash;
+		char *sql;
+	} stmts[MAX_PREPARED];
+	int nstmts;
+	/* one-shot queries in flight in pipeline mode, oldest first */
+	struct pipe_entry *pipe_head, *pipe_tail;
+	int pipe_depth;
+	bool need_flush;     /* pipelined queries not yet sent */
+	bool preparing;	     /* the Parse of stmts[nstmts] is in flight */
+	char *pend_sql;	     /* ... then this runs with these params */
+	int pend_n;
+	char **pend_params;
 };
 
 struct db_pool {
@@ -83,6 +113,7 @@ struct db_pool {
 	int n_waiting;
 	struct deferred *def_head, *def_tail;
 	struct event *dispatch;
+	struct event *flush;	/* sends what this loop iteration pipelined */
 	/* listener */
 	db_conn *lconn;
 	char *channel;
@@ -96,6 +127,7 @@ static void conn_start(db_conn *c);
 static void conn_arm(db_conn *c, short what);
 static void conn_lost(db_conn *c, const char *why);
 static void conn_became_idle(db_conn *c);
+static void flush_cb(evutil_socket_t fd, short what, void *arg);
 
 static bool transition_ok(db_conn_state from, db_conn_state to)
 {
@@ -109,7 +141,9 @@ static bool transition_ok(db_conn_state from, db_conn_state to)
 	case DB_CONN_SETUP:
 		return to == DB_CONN_IDLE || to == DB_CONN_LISTENING;
 	case DB_CONN_IDLE:
-		return to == DB_CONN_HELD;
+		return to == DB_CONN_HELD || to == DB_CONN_PIPELINE;
+	case DB_CONN_PIPELINE:
+		return to == DB_CONN_IDLE;
 	case DB_CONN_HELD:
 		return to == DB_CONN_BUSY || to == DB_CONN_IDLE || to == DB_CONN_RESETTING;
 	case DB_CONN_BUSY:
@@ -239,6 +273,40 @@ static void fail_waiters(db_pool *p)
 
 /* ---- connection life --------------------------------------------------- */
 
+static void clear_pending(db_conn *c)
+{
+	for (int i = 0; i < c->pend_n; i++)
+		free(c->pend_params[i]);
+	free(c->pend_params);
+	free(c->pend_sql);
+	c->pend_params = NULL;
+	c->pend_sql = NULL;
+	c->pend_n = 0;
+	c->preparing = false;
+}
+
+/* The connection is gone: every pipelined query learns it (NULL result). */
+static void fail_pipeline(db_conn *c)
+{
+	while (c->pipe_head) {
+		struct pipe_entry *e = c->pipe_head;
+		c->pipe_head = e->next;
+		PQclear(e->res);
+		defer_result(c->pool, e->cb, e->arg, NULL);
+		free(e);
+	}
+	c->pipe_tail = NULL;
+	c->pipe_depth = 0;
+}
+
+static uint64_t sql_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
 static void conn_close(db_conn *c)
 {
 	if (c->ev) {
@@ -251,6 +319,11 @@ static void conn_close(db_conn *c)
 	}
 	PQclear(c->last);
 	c->last = NULL;
+	for (int i = 0; i < c->nstmts; i++)
+		free(c->stmts[i].sql);
+	c->nstmts = 0;
+	clear_pending(c);
+	fail_pipeline(c);
 }
 
 static void reconnect_timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -299,6 +372,7 @@ static void conn_lost(db_conn *c, const char *why)
 		p->on_state(false, p->listen_arg);
 	if (c->state == DB_CONN_HELD)
 		return; /* db_release will restart it */
+	c->broken = false;
 	conn_close(c);
 	conn_set_state(c, DB_CONN_DOWN);
 	evtimer_del(c->timer);
@@ -309,6 +383,9 @@ static void conn_lost(db_conn *c, const char *why)
 
 static void conn_event_cb(evutil_socket_t fd, short what, void *arg);
 
+/* Watch the socket for `what`. The event is persistent and kept while the
+ * wanted set does not change, so a query costs no epoll_ctl in the common
+ * case (read interest stays registered across idle, held and busy). */
 static void conn_arm(db_conn *c, short what)
 {
 	int fd = PQsocket(c->pg);
@@ -316,16 +393,18 @@ static void conn_arm(db_conn *c, short what)
 		conn_lost(c, "no socket");
 		return;
 	}
-	if (c->ev && (c->ev_fd != fd || event_get_events(c->ev) != (what | 0))) {
+	what |= EV_PERSIST;
+	if (c->ev && c->ev_fd == fd && event_get_events(c->ev) == what &&
+	    event_pending(c->ev, EV_READ | EV_WRITE, NULL))
+		return;
+	if (c->ev) {
 		event_free(c->ev);
 		c->ev = NULL;
 	}
-	if (!c->ev) {
-		c->ev = event_new(c->pool->base, fd, what, conn_event_cb, c);
-		c->ev_fd = fd;
-		if (!c->ev)
-			abort();
-	}
+	c->ev = event_new(c->pool->base, fd, what, conn_event_cb, c);
+	c->ev_fd = fd;
+	if (!c->ev)
+		abort();
 	event_add(c->ev, NULL);
 }
 
@@ -425,6 +504,82 @@ static void drain_notifies(db_conn *c)
 	}
 }
 
+/* Results of pipelined queries, in order; each ends at its sync point. */
+static void pipeline_event(db_conn *c, short what)
+{
+	if (what & EV_WRITE) {
+		int f = PQflush(c->pg);
+		if (f < 0) {
+			conn_lost(c, PQerrorMessage(c->pg));
+			return;
+		}
+		conn_arm(c, EV_READ | (f ? EV_WRITE : 0));
+	}
+	if (!PQconsumeInput(c->pg) || PQstatus(c->pg) == CONNECTION_BAD) {
+		conn_lost(c, "connection lost");
+		return;
+	}
+	int nulls = 0;
+	while (c->pipe_head && !PQisBusy(c->pg)) {
+		PGresult *r = PQgetResult(c->pg);
+		if (!r) {
+			if (++nulls > 1)
+				break; /* nothing more yet */
+			continue;
+		}
+		nulls = 0;
+		struct pipe_entry *e = c->pipe_head;
+		if (PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
+			ExecStatusType st = PQresultStatus(r);
+			if (e->nres++ == 0 && e->stmt >= 0 && st == PGRES_COMMAND_OK)
+				e->parse_ok = true;
+			bool err = st == PGRES_FATAL_ERROR || st == PGRES_PIPELINE_ABORTED;
+			bool have_err = e->res && (PQresultStatus(e->res) == PGRES_FATAL_ERROR ||
+						   PQresultStatus(e->res) == PGRES_PIPELINE_ABORTED);
+			if (have_err && PQresultStatus(e->res) == PGRES_FATAL_ERROR) {
+				PQclear(r); /* keep the first real error */
+			} else if (err || !have_err) {
+				PQclear(e->res);
+				e->res = r;
+			} else {
+				PQclear(r);
+			}
+			continue;
+		}
+		PQclear(r);
+		/* The segment is complete. */
+		c->pipe_head = e->next;
+		if (!c->pipe_head)
+			c->pipe_tail = NULL;
+		c->pipe_depth--;
+		if (e->stmt >= 0 && !e->parse_ok) {
+			/* PostgreSQL refused to prepare it: never name it again
+			 * (a tombstone keeps the other names stable). */
+			free(c->stmts[e->stmt].sql);
+			c->stmts[e->stmt].sql = strdup("");
+			c->stmts[e->stmt].hash = 0;
+			if (!c->stmts[e->stmt].sql)
+				abort();
+		}
+		if (e->res && db_result_is_unavailable(e->res))
+			c->broken = true;
+		defer_result(c->pool, e->cb, e->arg, e->res);
+		free(e);
+	}
+	if (c->broken) {
+		conn_lost(c, "server reported the connection unusable");
+		return;
+	}
+	if (!c->pipe_head) {
+		if (PQexitPipelineMode(c->pg) != 1) {
+			conn_lost(c, "cannot leave pipeline mode");
+			return;
+		}
+		conn_set_state(c, DB_CONN_IDLE);
+		conn_became_idle(c);
+	}
+}
+
 static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
 {
 	db_conn *c = arg;
@@ -455,6 +610,14 @@ static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		break;
+	case DB_CONN_PIPELINE:
+		pipeline_event(c, what);
+		return;
+	case DB_CONN_HELD:
+		/* Nothing in flight: only EOF or a notice can arrive. */
+		if (!PQconsumeInput(c->pg) || PQstatus(c->pg) == CONNECTION_BAD)
+			conn_lost(c, "connection closed by the server");
+		return;
 	case DB_CONN_IDLE:
 	case DB_CONN_LISTENING:
 		/* Unsolicited input: a notification, or the server went away. */
@@ -501,6 +664,30 @@ static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
 		conn_became_idle(c);
 		return;
 	}
+	if (c->preparing) {
+		bool ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+		if (ok) {
+			PQclear(res);
+			c->stmts[c->nstmts].hash = sql_hash(c->pend_sql);
+			c->stmts[c->nstmts].sql = c->pend_sql;
+			c->pend_sql = NULL;
+			char name[16];
+			snprintf(name, sizeof name, "s%d", c->nstmts++);
+			c->preparing = false;
+			bool sent = PQsendQueryPrepared(c->pg, name, c->pend_n,
+							(const char *const *)c->pend_params, NULL,
+							NULL, 0);
+			clear_pending(c);
+			if (!sent || PQflush(c->pg) < 0) {
+				conn_lost(c, PQerrorMessage(c->pg));
+				return;
+			}
+			conn_arm(c, EV_READ);
+			return;
+		}
+		/* A statement PostgreSQL cannot prepare: its error is the answer. */
+		clear_pending(c);
+	}
 	/* DB_CONN_BUSY: hand the result over. */
 	db_result_cb cb = c->qcb;
 	void *qarg = c->qarg;
@@ -508,8 +695,8 @@ static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
 	conn_set_state(c, DB_CONN_HELD);
 	if (res && db_result_is_unavailable(res))
 		c->broken = true;
-	if (c->ev)
-		event_del(c->ev);
+	if (c->ev && (event_get_events(c->ev) & EV_WRITE))
+		conn_arm(c, EV_READ);
 	defer_result(c->pool, cb, qarg, res);
 }
 
@@ -523,8 +710,6 @@ static void conn_became_idle(db_conn *c)
 		struct waiter *w = p->wait_head;
 		waiter_unlink(p, w);
 		conn_set_state(c, DB_CONN_HELD);
-		if (c->ev)
-			event_del(c->ev);
 		p->st.acquired++;
 		defer_conn(p, w->cb, w->arg, c);
 		free(w);
@@ -548,7 +733,8 @@ db_pool *db_pool_new(struct event_base *base, const char *conninfo, int size,
 	p->conninfo = strdup(conninfo);
 	p->conns = calloc((size_t)size, sizeof *p->conns);
 	p->dispatch = event_new(base, -1, 0, dispatch_cb, p);
-	if (!p->conninfo || !p->conns || !p->dispatch) {
+	p->flush = event_new(base, -1, 0, flush_cb, p);
+	if (!p->conninfo || !p->conns || !p->dispatch || !p->flush) {
 		db_pool_free(p);
 		return NULL;
 	}
@@ -600,6 +786,8 @@ void db_pool_free(db_pool *p)
 	}
 	if (p->dispatch)
 		event_free(p->dispatch);
+	if (p->flush)
+		event_free(p->flush);
 	free(p->conns);
 	free(p->conninfo);
 	free(p->channel);
@@ -612,8 +800,6 @@ void db_acquire(db_pool *p, db_conn_cb cb, void *arg)
 		db_conn *c = &p->conns[i];
 		if (c->state == DB_CONN_IDLE) {
 			conn_set_state(c, DB_CONN_HELD);
-			if (c->ev)
-				event_del(c->ev);
 			p->st.acquired++;
 			defer_conn(p, cb, arg, c);
 			return;
@@ -655,7 +841,37 @@ void db_conn_query(db_conn *c, const char *sql, int nparams, const char *const *
 	conn_set_state(c, DB_CONN_BUSY);
 	c->qcb = cb;
 	c->qarg = arg;
-	if (!PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0)) {
+	uint64_t h = sql_hash(sql);
+	int found = -1;
+	for (int i = 0; i < c->nstmts; i++)
+		if (c->stmts[i].hash == h && strcmp(c->stmts[i].sql, sql) == 0) {
+			found = i;
+			break;
+		}
+	bool sent;
+	if (found >= 0) {
+		char name[16];
+		snprintf(name, sizeof name, "s%d", found);
+		sent = PQsendQueryPrepared(c->pg, name, nparams, params, NULL, NULL, 0);
+	} else if (c->nstmts < MAX_PREPARED) {
+		/* Parse now, execute when PostgreSQL confirms; the caller's
+		 * strings may be gone by then, so keep copies. */
+		char name[16];
+		snprintf(name, sizeof name, "s%d", c->nstmts);
+		c->pend_sql = strdup(sql);
+		c->pend_params = calloc((size_t)(nparams ? nparams : 1), sizeof(char *));
+		c->pend_n = nparams;
+		if (!c->pend_sql || !c->pend_params)
+			abort();
+		for (int i = 0; i < nparams; i++)
+			if (params[i] && !(c->pend_params[i] = strdup(params[i])))
+				abort();
+		c->preparing = true;
+		sent = PQsendPrepare(c->pg, name, sql, nparams, NULL);
+	} else {
+		sent = PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+	}
+	if (!sent) {
 		conn_lost(c, PQerrorMessage(c->pg));
 		return;
 	}
@@ -736,10 +952,115 @@ static void oneshot_conn(db_conn *c, void *arg)
 	db_conn_query(c, o->sql, o->nparams, (const char *const *)o->params, oneshot_result, o);
 }
 
+/* Queue one statement on c, which is in pipeline mode, and its sync point.
+ * On failure the connection is given up and every queued query, this one
+ * included, is answered with a NULL result. */
+static void pipeline_send(db_conn *c, const char *sql, int nparams, const char *const *params,
+			  db_result_cb cb, void *arg)
+{
+	uint64_t h = sql_hash(sql);
+	int found = -1, stmt = -1;
+	for (int i = 0; i < c->nstmts; i++)
+		if (c->stmts[i].hash == h && strcmp(c->stmts[i].sql, sql) == 0) {
+			found = i;
+			break;
+		}
+	char name[16];
+	bool sent = true;
+	if (found < 0 && c->nstmts < MAX_PREPARED) {
+		/* Parse rides in the same segment as the first Execute. */
+		char *copy = strdup(sql);
+		if (!copy)
+			abort();
+		found = stmt = c->nstmts;
+		c->stmts[c->nstmts].hash = h;
+		c->stmts[c->nstmts].sql = copy;
+		c->nstmts++;
+		snprintf(name, sizeof name, "s%d", found);
+		sent = PQsendPrepare(c->pg, name, sql, nparams, NULL);
+	}
+	if (sent && found >= 0) {
+		snprintf(name, sizeof name, "s%d", found);
+		sent = PQsendQueryPrepared(c->pg, name, nparams, params, NULL, NULL, 0);
+	} else if (sent) {
+		sent = PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+	}
+	if (!sent || !PQpipelineSync(c->pg)) {
+		defer_result(c->pool, cb, arg, NULL);
+		conn_lost(c, PQerrorMessage(c->pg));
+		return;
+	}
+	struct pipe_entry *e = calloc(1, sizeof *e);
+	if (!e)
+		abort();
+	e->cb = cb;
+	e->arg = arg;
+	e->stmt = stmt;
+	if (c->pipe_tail)
+		c->pipe_tail->next = e;
+	else
+		c->pipe_head = e;
+	c->pipe_tail = e;
+	c->pipe_depth++;
+	/* Send at the end of this loop iteration, together with whatever else
+	 * the iteration pipelines: one write and one wake-up for the batch. */
+	c->need_flush = true;
+	event_active(c->pool->flush, EV_TIMEOUT, 0);
+}
+
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	db_pool *p = arg;
+	for (int i = 0; i < p->size; i++) {
+		db_conn *c = &p->conns[i];
+		if (!c->need_flush)
+			continue;
+		c->need_flush = false;
+		if (c->state != DB_CONN_PIPELINE)
+			continue;
+		int f = PQflush(c->pg);
+		if (f < 0) {
+			conn_lost(c, PQerrorMessage(c->pg));
+			continue;
+		}
+		conn_arm(c, EV_READ | (f ? EV_WRITE : 0));
+	}
+}
+
+/* A connection for a one-shot query: an idle one (put into pipeline mode),
+ * else the least loaded pipelining one with room. None while callers wait
+ * for an exclusive connection, so that pipelines drain and serve them. */
+static db_conn *pipeline_pick(db_pool *p)
+{
+	if (p->wait_head)
+		return NULL;
+	db_conn *best = NULL;
+	for (int i = 0; i < p->size; i++) {
+		db_conn *c = &p->conns[i];
+		if (c->state == DB_CONN_IDLE) {
+			if (PQenterPipelineMode(c->pg) != 1)
+				continue;
+			conn_set_state(c, DB_CONN_PIPELINE);
+			return c;
+		}
+		if (c->state == DB_CONN_PIPELINE && !c->broken && c->pipe_depth < PIPELINE_DEPTH &&
+		    (!best || c->pipe_depth < best->pipe_depth))
+			best = c;
+	}
+	return best;
+}
+
 void db_query(db_pool *p, const char *sql, int nparams, const char *const *params,
 	      db_result_cb cb, void *arg)
 {
-	/* The caller's strings may not outlive this call: copy them. */
+	db_conn *c = pipeline_pick(p);
+	if (c) {
+		p->st.acquired++;
+		pipeline_send(c, sql, nparams, params, cb, arg);
+		return;
+	}
+	/* No pipeline slot: wait for an exclusive connection. The caller's
+	 * strings may not outlive this call: copy them. */
 	struct oneshot *o = calloc(1, sizeof *o);
 	if (!o)
 		abort();
@@ -793,7 +1114,7 @@ void db_pool_stats(const db_pool *p, db_stats *out)
 		db_conn_state s = p->conns[i].state;
 		if (s == DB_CONN_IDLE)
 			out->idle++;
-		if (s == DB_CONN_HELD || s == DB_CONN_BUSY)
+		if (s == DB_CONN_HELD || s == DB_CONN_BUSY || s == DB_CONN_PIPELINE)
 			out->in_use++;
 		if (s != DB_CONN_DOWN && s != DB_CONN_CONNECTING)
 			out->connected++;

@@ -127,6 +127,8 @@ static const char *reason_phrase(int status)
 
 static void access_log(http_req *r, const char *method)
 {
+	if (log_min_level > LOG_LEVEL_INFO)
+		return;
 	http_server *s = r->srv;
 	char status[8], dur[32], path[512];
 	snprintf(status, sizeof status, "%d", r->status);

@@ -25,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -115,6 +117,29 @@ static bool setup_issuers(struct app *app, const config *cfg, char *err, size_t 
 	return true;
 }
 
+/* The embedded cluster belongs to one fiduciad: a second one on the same
+ * data folder would adopt it and stop it under the first one's feet. */
+static bool lock_data_dir(const char *dir, int *fd_out, char *err, size_t errlen)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/fiduciad.lock", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		return false;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		snprintf(err, errlen,
+			 "%s is in use by another fiduciad running its embedded PostgreSQL; stop "
+			 "it or choose another --data-dir",
+			 dir);
+		close(fd);
+		return false;
+	}
+	*fd_out = fd;
+	return true;
+}
+
 struct shutdown {
 	struct app *app;
 	struct event *sigterm, *sigint;
@@ -174,6 +199,7 @@ int main(int argc, char **argv)
 	pgembed pg = {0};
 	char *conninfo = NULL;
 	struct shutdown sd = {0};
+	int lock_fd = -1;
 	app.cfg = &cfg;
 	app.schema_version = migrate_latest_version();
 
@@ -188,6 +214,10 @@ int main(int argc, char **argv)
 	}
 	if (!(app.keys = keys_load(&cfg, err, sizeof err))) {
 		die("keys", err);
+		goto out;
+	}
+	if (!*cfg.database_url && !lock_data_dir(cfg.data_dir, &lock_fd, err, sizeof err)) {
+		die("data folder", err);
 		goto out;
 	}
 	if (*cfg.database_url) {
@@ -250,6 +280,8 @@ out:
 	keys_free(app.keys);
 	free(conninfo);
 	pgembed_stop(&pg);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	config_free(&cfg);
 	return rc;
 }

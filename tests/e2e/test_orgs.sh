@@ -14,6 +14,9 @@ check "ledger key is 32 bytes" test "$(stat -c %s "$DATA/keys/ledger-ed25519.key
 check "cluster listens on a unix socket in the data dir" test -S "$DATA/pg/run/.s.PGSQL.5432"
 check "cluster has no TCP port" grep -q "listen_addresses = ''" "$DATA/pg/data/fiducia.conf"
 
+err=$("$FIDUCIAD" --data-dir "$DATA" --listen 127.0.0.1:0 2>&1); rc=$?
+check "a second fiduciad on the same data folder is refused" test "$rc" != 0
+check "... saying the folder is in use" grep -q "in use by another fiduciad" <<<"$err"
 req GET /healthz; expect_status 200 "healthz"
 req GET /readyz; expect_status 200 "readyz"; expect_json .schemaVersion 1 "readyz reports the schema"
 

@@ -176,6 +176,90 @@ static void test_acquire_timeout(void)
 	db_pool_free(p);
 }
 
+struct outcome {
+	int done;
+	ExecStatusType st[64];
+	char val[64][16];
+};
+
+struct slot {
+	struct outcome *o;
+	int i;
+};
+
+static void slot_cb(PGresult *res, void *arg)
+{
+	struct slot *sl = arg;
+	sl->o->done++;
+	sl->o->st[sl->i] = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		snprintf(sl->o->val[sl->i], sizeof sl->o->val[0], "%s", PQgetvalue(res, 0, 0));
+}
+
+/* One-shot queries share connections in pipeline mode: a failing statement
+ * fails alone, a statement that cannot be prepared fails alone and for
+ * good, and an Execute error (a constraint) does not unprepare its
+ * statement. */
+static void test_pipeline_isolates_errors(void)
+{
+	PGconn *sc = sync_conn();
+	PQclear(PQexec(sc, "CREATE TABLE IF NOT EXISTS t_pipe (k int PRIMARY KEY)"));
+	PQfinish(sc);
+	db_pool *p = new_pool(1, 2000);
+	struct outcome o = {0};
+	struct slot sl[64];
+	char nums[64][8];
+	for (int i = 0; i < 40; i++) {
+		sl[i] = (struct slot){&o, i};
+		snprintf(nums[i], sizeof nums[i], "%d", i);
+		const char *prm[1] = {nums[i]};
+		if (i == 10)
+			db_query(p, "SELECT 1 / ($1::int - 10)", 1, prm, slot_cb, &sl[i]);
+		else if (i == 20)
+			db_query(p, "SELEKT nonsense", 0, NULL, slot_cb, &sl[i]);
+		else if (i == 30 || i == 31)
+			db_query(p, "INSERT INTO t_pipe VALUES (7) RETURNING k", 0, NULL, slot_cb,
+				 &sl[i]);
+		else
+			db_query(p, "SELECT $1::int * 2", 1, prm, slot_cb, &sl[i]);
+	}
+	for (int i = 0; i < 500 && o.done < 40; i++)
+		loop_for_ms(10);
+	CHECK(o.done == 40);
+	int good = 0;
+	for (int i = 0; i < 40; i++) {
+		if (i == 10 || i == 20 || i == 30 || i == 31)
+			continue;
+		char want[16];
+		snprintf(want, sizeof want, "%d", i * 2);
+		if (o.st[i] == PGRES_TUPLES_OK && strcmp(o.val[i], want) == 0)
+			good++;
+	}
+	CHECK(good == 36);
+	CHECK(o.st[10] == PGRES_FATAL_ERROR); /* division by zero */
+	CHECK(o.st[20] == PGRES_FATAL_ERROR); /* syntax */
+	CHECK(o.st[30] == PGRES_TUPLES_OK);
+	CHECK(o.st[31] == PGRES_FATAL_ERROR); /* unique violation */
+	/* The same texts again, on the same connection. */
+	struct outcome o2 = {0};
+	struct slot s2[3] = {{&o2, 0}, {&o2, 1}, {&o2, 2}};
+	db_query(p, "INSERT INTO t_pipe VALUES (7) RETURNING k", 0, NULL, slot_cb, &s2[0]);
+	db_query(p, "SELEKT nonsense", 0, NULL, slot_cb, &s2[1]);
+	db_query(p, "SELECT $1::int * 2", 1, (const char *[]){"21"}, slot_cb, &s2[2]);
+	for (int i = 0; i < 500 && o2.done < 3; i++)
+		loop_for_ms(10);
+	CHECK(o2.st[0] == PGRES_FATAL_ERROR); /* still a duplicate, still prepared */
+	CHECK(o2.st[1] == PGRES_FATAL_ERROR);
+	CHECK(o2.st[2] == PGRES_TUPLES_OK && strcmp(o2.val[2], "42") == 0);
+	/* An exclusive acquire is served once the pipeline drains. */
+	struct held h = {0};
+	db_acquire(p, hold_cb, &h);
+	CHECK(loop_until(&h.called, 5) && h.got);
+	if (h.got)
+		db_release(h.conn);
+	db_pool_free(p);
+}
+
 struct step {
 	bool done;
 	ExecStatusType status;
@@ -346,6 +430,7 @@ int main(void)
 		TU_CASE(test_queueing_beyond_pool_size),
 		TU_CASE(test_acquire_timeout),
 		TU_CASE(test_release_rolls_back),
+		TU_CASE(test_pipeline_isolates_errors),
 		TU_CASE(test_recovers_from_killed_backends),
 		TU_CASE(test_listen_notify),
 		TU_CASE(test_server_restart),
