@@ -65,9 +65,9 @@ expect401 "RS256 for an ES256 issuer" "$rs_h.$evil_payload.$rs_sig"
 # Claims, signed by the real issuer key through the CLI.
 expect401 "unknown issuer" "$("$FIDUCIA" token mint --key "$KEY" --issuer someone-else --org operator --role operator)"
 expect401 "wrong audience" "$("$FIDUCIA" token mint --key "$KEY" --issuer fiducia-dev --aud other --org operator --role operator)"
-SHORT=$("$FIDUCIA" token mint --data-dir "$DATA" --org operator --role operator --ttl 1s)
+SHORT=$("$FIDUCIA" token mint --data-dir "$DATA" --org operator --role operator --ttl 3s)
 req GET /v1/whoami "$SHORT"; expect_status 200 "short-lived token works at first"
-sleep 2.2
+sleep 4.2
 expect401 "expired token (also when cached)" "$SHORT"
 # A token from a foreign ES256 key with the right issuer name.
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$FD_TMP/ec.pem" 2>/dev/null
