@@ -17,7 +17,7 @@ static void reply(struct evhttp_request *req, void *arg)
 	struct evbuffer *out = evhttp_request_get_output_buffer(req);
 	evbuffer_add_reference(out, body, sizeof body - 1, NULL, NULL);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-			  "application/json");
+	                  "application/json");
 	evhttp_send_reply(req, 200, "OK", NULL);
 }
 

@@ -27,7 +27,7 @@ typedef struct pbjson_error {
  * length in *len_out when len_out is not NULL; NULL on out-of-memory.
  */
 char *pbjson_encode(const ProtobufCMessage *msg, size_t *len_out)
-	__attribute__((warn_unused_result));
+        __attribute__((warn_unused_result));
 
 /*
  * Decode JSON text (not necessarily NUL-terminated) into a new message of
@@ -44,8 +44,8 @@ char *pbjson_encode(const ProtobufCMessage *msg, size_t *len_out)
  * nothing is leaked.
  */
 bool pbjson_decode(const ProtobufCMessageDescriptor *desc, const char *json, size_t len,
-		   ProtobufCAllocator *alloc, ProtobufCMessage **out, pbjson_error *err)
-	__attribute__((warn_unused_result));
+                   ProtobufCAllocator *alloc, ProtobufCMessage **out, pbjson_error *err)
+        __attribute__((warn_unused_result));
 
 /* NULL-terminated list of every top-level fiducia.v1 message (generated). */
 extern const ProtobufCMessageDescriptor *const pb_registry[];

@@ -43,7 +43,7 @@ static void readyz_done(PGresult *res, void *arg)
 static void readyz(http_req *r)
 {
 	db_query(r->app->db, "SELECT coalesce(max(version), 0) FROM schema_migrations", 0, NULL,
-		 readyz_done, r);
+	         readyz_done, r);
 }
 
 static void metrics(http_req *r)
@@ -57,46 +57,46 @@ static void metrics(http_req *r)
 	db_stats d;
 	db_pool_stats(r->app->db, &d);
 	evbuffer_add_printf(
-		b,
-		"# HELP fiducia_db_pool_connections PostgreSQL pool connections by state.\n"
-		"# TYPE fiducia_db_pool_connections gauge\n"
-		"fiducia_db_pool_connections{state=\"configured\"} %d\n"
-		"fiducia_db_pool_connections{state=\"connected\"} %d\n"
-		"fiducia_db_pool_connections{state=\"idle\"} %d\n"
-		"fiducia_db_pool_connections{state=\"in_use\"} %d\n"
-		"# HELP fiducia_db_pool_waiting Requests waiting for a pooled connection.\n"
-		"# TYPE fiducia_db_pool_waiting gauge\n"
-		"fiducia_db_pool_waiting %d\n"
-		"# HELP fiducia_db_pool_events_total Pool events.\n"
-		"# TYPE fiducia_db_pool_events_total counter\n"
-		"fiducia_db_pool_events_total{event=\"acquired\"} %llu\n"
-		"fiducia_db_pool_events_total{event=\"acquire_timeout\"} %llu\n"
-		"fiducia_db_pool_events_total{event=\"unavailable\"} %llu\n"
-		"fiducia_db_pool_events_total{event=\"connected\"} %llu\n"
-		"fiducia_db_pool_events_total{event=\"connect_failed\"} %llu\n"
-		"fiducia_db_pool_events_total{event=\"connection_lost\"} %llu\n",
-		d.size, d.connected, d.idle, d.in_use, d.waiting, (unsigned long long)d.acquired,
-		(unsigned long long)d.timeouts, (unsigned long long)d.unavailable,
-		(unsigned long long)d.connects, (unsigned long long)d.connect_failures,
-		(unsigned long long)d.lost);
+	        b,
+	        "# HELP fiducia_db_pool_connections PostgreSQL pool connections by state.\n"
+	        "# TYPE fiducia_db_pool_connections gauge\n"
+	        "fiducia_db_pool_connections{state=\"configured\"} %d\n"
+	        "fiducia_db_pool_connections{state=\"connected\"} %d\n"
+	        "fiducia_db_pool_connections{state=\"idle\"} %d\n"
+	        "fiducia_db_pool_connections{state=\"in_use\"} %d\n"
+	        "# HELP fiducia_db_pool_waiting Requests waiting for a pooled connection.\n"
+	        "# TYPE fiducia_db_pool_waiting gauge\n"
+	        "fiducia_db_pool_waiting %d\n"
+	        "# HELP fiducia_db_pool_events_total Pool events.\n"
+	        "# TYPE fiducia_db_pool_events_total counter\n"
+	        "fiducia_db_pool_events_total{event=\"acquired\"} %llu\n"
+	        "fiducia_db_pool_events_total{event=\"acquire_timeout\"} %llu\n"
+	        "fiducia_db_pool_events_total{event=\"unavailable\"} %llu\n"
+	        "fiducia_db_pool_events_total{event=\"connected\"} %llu\n"
+	        "fiducia_db_pool_events_total{event=\"connect_failed\"} %llu\n"
+	        "fiducia_db_pool_events_total{event=\"connection_lost\"} %llu\n",
+	        d.size, d.connected, d.idle, d.in_use, d.waiting, (unsigned long long)d.acquired,
+	        (unsigned long long)d.timeouts, (unsigned long long)d.unavailable,
+	        (unsigned long long)d.connects, (unsigned long long)d.connect_failures,
+	        (unsigned long long)d.lost);
 	auth_stats a;
 	auth_verifier_stats(r->app->auth, &a);
 	evbuffer_add_printf(b,
-			    "# HELP fiducia_auth_tokens_total Bearer tokens by outcome.\n"
-			    "# TYPE fiducia_auth_tokens_total counter\n"
-			    "fiducia_auth_tokens_total{outcome=\"cache_hit\"} %llu\n"
-			    "fiducia_auth_tokens_total{outcome=\"verified\"} %llu\n"
-			    "fiducia_auth_tokens_total{outcome=\"rejected\"} %llu\n",
-			    (unsigned long long)a.cache_hits, (unsigned long long)a.verified,
-			    (unsigned long long)a.rejected);
+	                    "# HELP fiducia_auth_tokens_total Bearer tokens by outcome.\n"
+	                    "# TYPE fiducia_auth_tokens_total counter\n"
+	                    "fiducia_auth_tokens_total{outcome=\"cache_hit\"} %llu\n"
+	                    "fiducia_auth_tokens_total{outcome=\"verified\"} %llu\n"
+	                    "fiducia_auth_tokens_total{outcome=\"rejected\"} %llu\n",
+	                    (unsigned long long)a.cache_hits, (unsigned long long)a.verified,
+	                    (unsigned long long)a.rejected);
 	size_t n = evbuffer_get_length(b);
 	http_reply_raw(r, 200, "text/plain; version=0.0.4", evbuffer_pullup(b, -1), n);
 	evbuffer_free(b);
 }
 
 const http_route health_routes[] = {
-	{"GET", "/healthz", healthz, 0},
-	{"GET", "/readyz", readyz, 0},
-	{"GET", "/metrics", metrics, 0},
-	{NULL, NULL, NULL, 0},
+        {"GET", "/healthz", healthz, 0},
+        {"GET", "/readyz", readyz, 0},
+        {"GET", "/metrics", metrics, 0},
+        {NULL, NULL, NULL, 0},
 };

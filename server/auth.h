@@ -12,10 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AUTH_ORG_MAX	 64  /* bytes, including NUL; org names are slugs */
-#define AUTH_ISSUER_MAX	 128 /* bytes, including NUL */
-#define AUTH_MAX_LEEWAY	 60  /* seconds: the most clock skew we ever allow */
-#define AUTH_TOKEN_MAX	 8192 /* bytes: longer Authorization headers are malformed */
+#define AUTH_ORG_MAX    64   /* bytes, including NUL; org names are slugs */
+#define AUTH_ISSUER_MAX 128  /* bytes, including NUL */
+#define AUTH_MAX_LEEWAY 60   /* seconds: the most clock skew we ever allow */
+#define AUTH_TOKEN_MAX  8192 /* bytes: longer Authorization headers are malformed */
 
 /* Roles are bits so that a route can allow several. */
 typedef enum auth_role {
@@ -29,23 +29,23 @@ typedef enum auth_role {
 
 typedef enum auth_status {
 	AUTH_OK = 0,
-	AUTH_ERR_MISSING,	  /* no Authorization header */
-	AUTH_ERR_MALFORMED,	  /* not "Bearer <a.b.c>", bad base64/JSON, too long */
-	AUTH_ERR_ALG,		  /* alg differs from the issuer's pinned one (incl. none) */
-	AUTH_ERR_BAD_SIGNATURE,	  /* signature does not verify */
-	AUTH_ERR_ISSUER,	  /* iss missing or not a trusted issuer */
-	AUTH_ERR_AUDIENCE,	  /* aud missing or not ours */
-	AUTH_ERR_EXPIRED,	  /* exp missing or in the past (beyond leeway) */
-	AUTH_ERR_NOT_YET_VALID,	  /* nbf in the future (beyond leeway) */
-	AUTH_ERR_CLAIMS,	  /* org/role missing or invalid */
+	AUTH_ERR_MISSING,       /* no Authorization header */
+	AUTH_ERR_MALFORMED,     /* not "Bearer <a.b.c>", bad base64/JSON, too long */
+	AUTH_ERR_ALG,           /* alg differs from the issuer's pinned one (incl. none) */
+	AUTH_ERR_BAD_SIGNATURE, /* signature does not verify */
+	AUTH_ERR_ISSUER,        /* iss missing or not a trusted issuer */
+	AUTH_ERR_AUDIENCE,      /* aud missing or not ours */
+	AUTH_ERR_EXPIRED,       /* exp missing or in the past (beyond leeway) */
+	AUTH_ERR_NOT_YET_VALID, /* nbf in the future (beyond leeway) */
+	AUTH_ERR_CLAIMS,        /* org/role missing or invalid */
 } auth_status;
 
 typedef struct auth_claims {
 	char org[AUTH_ORG_MAX];
 	char issuer[AUTH_ISSUER_MAX];
 	auth_role role;
-	int64_t exp;		       /* seconds since the epoch */
-	unsigned char jti_hash[32];    /* SHA-256 of the jti claim (zeros when absent) */
+	int64_t exp;                /* seconds since the epoch */
+	unsigned char jti_hash[32]; /* SHA-256 of the jti claim (zeros when absent) */
 } auth_claims;
 
 typedef struct auth_verifier auth_verifier;
@@ -55,7 +55,7 @@ typedef struct auth_verifier auth_verifier;
  * cache_entries: verified-token cache size (0 disables the cache).
  * Returns NULL on out-of-memory. Free with auth_verifier_free. */
 auth_verifier *auth_verifier_new(const char *audience, int leeway_s, size_t cache_entries)
-	__attribute__((warn_unused_result));
+        __attribute__((warn_unused_result));
 void auth_verifier_free(auth_verifier *v);
 
 /*
@@ -66,17 +66,16 @@ void auth_verifier_free(auth_verifier *v);
  * sodium_malloc'd memory). On failure returns false with a reason in err.
  */
 bool auth_verifier_add_issuer(auth_verifier *v, const char *name, const char *alg,
-			      const unsigned char *key, size_t key_len, bool allow_hs256,
-			      char *err, size_t errlen) __attribute__((warn_unused_result));
+                              const unsigned char *key, size_t key_len, bool allow_hs256, char *err,
+                              size_t errlen) __attribute__((warn_unused_result));
 
 /*
  * Verify an Authorization header value ("Bearer <jwt>"; NULL when absent) at
  * time `now` (seconds). On AUTH_OK fills *out. Otherwise writes a short
  * reason into why (never the token or any part of it) and returns the status.
  */
-auth_status auth_verify(auth_verifier *v, const char *authorization, int64_t now,
-			auth_claims *out, char *why, size_t whylen)
-	__attribute__((warn_unused_result));
+auth_status auth_verify(auth_verifier *v, const char *authorization, int64_t now, auth_claims *out,
+                        char *why, size_t whylen) __attribute__((warn_unused_result));
 
 /* "operator", "holder", "user", "regulator"; AUTH_ROLE_NONE for anything else. */
 auth_role auth_role_parse(const char *s);

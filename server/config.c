@@ -26,53 +26,56 @@ struct cf_option {
 #define OFF(f) offsetof(config, f)
 
 static const struct cf_option options[] = {
-	{"listen", CF_STR, OFF(listen), 0, 0, "127.0.0.1:8080", "HTTP listen address, HOST:PORT"},
-	{"data_dir", CF_STR, OFF(data_dir), 0, 0, "./fiducia-data",
-	 "folder for keys and, without database_url, the embedded PostgreSQL cluster"},
-	{"database_url", CF_STR, OFF(database_url), 0, 0, "",
-	 "libpq connection string; empty runs an embedded cluster in data_dir/pg"},
-	{"production", CF_BOOL, OFF(production), 0, 0, "false",
-	 "refuse to generate keys or run the embedded cluster; require every key and database_url"},
-	{"log_level", CF_STR, OFF(log_level), 0, 0, "info", "debug, info, warn or error"},
-	{"max_body_size", CF_INT, OFF(max_body_size), 1024, 1LL << 30, "67108864",
-	 "largest request body in bytes (413 above)"},
-	{"http_timeout", CF_INT, OFF(http_timeout), 1, 3600, "60",
-	 "seconds a connection may stay idle or take to send a request"},
-	{"shutdown_timeout", CF_INT, OFF(shutdown_timeout), 0, 3600, "30",
-	 "seconds SIGTERM waits for in-flight requests before exiting"},
-	{"tls_cert", CF_STR, OFF(tls_cert), 0, 0, "", "PEM certificate chain; enables TLS with tls_key"},
-	{"tls_key", CF_STR, OFF(tls_key), 0, 0, "", "PEM private key of tls_cert"},
-	{"db_pool_size", CF_INT, OFF(db_pool_size), 1, 256, "8", "PostgreSQL connections per process"},
-	{"db_acquire_timeout_ms", CF_INT, OFF(db_acquire_timeout_ms), 10, 600000, "5000",
-	 "milliseconds a request waits for a pooled connection before 503"},
-	{"db_statement_timeout_ms", CF_INT, OFF(db_statement_timeout_ms), 0, 3600000, "30000",
-	 "PostgreSQL statement_timeout for pooled connections (0 = none)"},
-	{"pg_bindir", CF_STR, OFF(pg_bindir), 0, 0, "",
-	 "PostgreSQL server programs for the embedded cluster; empty asks pg_config"},
-	{"pg_os_user", CF_STR, OFF(pg_os_user), 0, 0, "postgres",
-	 "unprivileged OS user that runs the embedded cluster when fiduciad runs as root"},
-	{"audience", CF_STR, OFF(audience), 0, 0, "fiducia", "required JWT aud claim"},
-	{"jwt_leeway", CF_INT, OFF(jwt_leeway), 0, 60, "30", "seconds of clock skew allowed on exp/nbf"},
-	{"token_cache_size", CF_INT, OFF(token_cache_size), 0, 1000000, "16384",
-	 "verified tokens cached until they expire (0 = no cache)"},
-	{"issuer", CF_LIST, OFF(issuers), 0, 0, "",
-	 "trusted token issuer \"NAME ALG PUBLIC_KEY_FILE\" (ES256, RS256; HS256 takes a secret "
-	 "file and needs allow_hs256); repeat for more"},
-	{"allow_hs256", CF_BOOL, OFF(allow_hs256), 0, 0, "false",
-	 "permit HS256 issuers (development only; refused with production)"},
-	{"dev_issuer", CF_BOOL, OFF(dev_issuer), 0, 0, "true",
-	 "trust the development issuer fiducia-dev (data_dir/keys/dev-issuer.pem, created when "
-	 "absent); ignored with production"},
-	{"kek_file", CF_STR, OFF(kek_file), 0, 0, "",
-	 "key-encryption key file; empty means data_dir/keys/kek.key"},
-	{"ledger_key_file", CF_STR, OFF(ledger_key_file), 0, 0, "",
-	 "ledger Ed25519 signing key file; empty means data_dir/keys/ledger-ed25519.key"},
+        {"listen", CF_STR, OFF(listen), 0, 0, "127.0.0.1:8080", "HTTP listen address, HOST:PORT"},
+        {"data_dir", CF_STR, OFF(data_dir), 0, 0, "./fiducia-data",
+         "folder for keys and, without database_url, the embedded PostgreSQL cluster"},
+        {"database_url", CF_STR, OFF(database_url), 0, 0, "",
+         "libpq connection string; empty runs an embedded cluster in data_dir/pg"},
+        {"production", CF_BOOL, OFF(production), 0, 0, "false",
+         "refuse to generate keys or run the embedded cluster; require every key and database_url"},
+        {"log_level", CF_STR, OFF(log_level), 0, 0, "info", "debug, info, warn or error"},
+        {"max_body_size", CF_INT, OFF(max_body_size), 1024, 1LL << 30, "67108864",
+         "largest request body in bytes (413 above)"},
+        {"http_timeout", CF_INT, OFF(http_timeout), 1, 3600, "60",
+         "seconds a connection may stay idle or take to send a request"},
+        {"shutdown_timeout", CF_INT, OFF(shutdown_timeout), 0, 3600, "30",
+         "seconds SIGTERM waits for in-flight requests before exiting"},
+        {"tls_cert", CF_STR, OFF(tls_cert), 0, 0, "",
+         "PEM certificate chain; enables TLS with tls_key"},
+        {"tls_key", CF_STR, OFF(tls_key), 0, 0, "", "PEM private key of tls_cert"},
+        {"db_pool_size", CF_INT, OFF(db_pool_size), 1, 256, "8",
+         "PostgreSQL connections per process"},
+        {"db_acquire_timeout_ms", CF_INT, OFF(db_acquire_timeout_ms), 10, 600000, "5000",
+         "milliseconds a request waits for a pooled connection before 503"},
+        {"db_statement_timeout_ms", CF_INT, OFF(db_statement_timeout_ms), 0, 3600000, "30000",
+         "PostgreSQL statement_timeout for pooled connections (0 = none)"},
+        {"pg_bindir", CF_STR, OFF(pg_bindir), 0, 0, "",
+         "PostgreSQL server programs for the embedded cluster; empty asks pg_config"},
+        {"pg_os_user", CF_STR, OFF(pg_os_user), 0, 0, "postgres",
+         "unprivileged OS user that runs the embedded cluster when fiduciad runs as root"},
+        {"audience", CF_STR, OFF(audience), 0, 0, "fiducia", "required JWT aud claim"},
+        {"jwt_leeway", CF_INT, OFF(jwt_leeway), 0, 60, "30",
+         "seconds of clock skew allowed on exp/nbf"},
+        {"token_cache_size", CF_INT, OFF(token_cache_size), 0, 1000000, "16384",
+         "verified tokens cached until they expire (0 = no cache)"},
+        {"issuer", CF_LIST, OFF(issuers), 0, 0, "",
+         "trusted token issuer \"NAME ALG PUBLIC_KEY_FILE\" (ES256, RS256; HS256 takes a secret "
+         "file and needs allow_hs256); repeat for more"},
+        {"allow_hs256", CF_BOOL, OFF(allow_hs256), 0, 0, "false",
+         "permit HS256 issuers (development only; refused with production)"},
+        {"dev_issuer", CF_BOOL, OFF(dev_issuer), 0, 0, "true",
+         "trust the development issuer fiducia-dev (data_dir/keys/dev-issuer.pem, created when "
+         "absent); ignored with production"},
+        {"kek_file", CF_STR, OFF(kek_file), 0, 0, "",
+         "key-encryption key file; empty means data_dir/keys/kek.key"},
+        {"ledger_key_file", CF_STR, OFF(ledger_key_file), 0, 0, "",
+         "ledger Ed25519 signing key file; empty means data_dir/keys/ledger-ed25519.key"},
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])
 
 static void errf(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 static void errf(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -108,7 +111,7 @@ static bool parse_bool(const char *v, bool *out)
 }
 
 static bool set_one(config *c, const struct cf_option *o, const char *value, char *err,
-		    size_t errlen)
+                    size_t errlen)
 {
 	void *field = (char *)c + o->offset;
 	switch (o->type) {
@@ -310,8 +313,9 @@ bool config_finish(config *c, char *err, size_t errlen)
 	}
 	if (c->production) {
 		if (!*c->database_url) {
-			errf(err, errlen, "production: option database_url is required (the "
-					  "embedded cluster is for development)");
+			errf(err, errlen,
+			     "production: option database_url is required (the "
+			     "embedded cluster is for development)");
 			return false;
 		}
 		if (c->allow_hs256) {
@@ -421,12 +425,12 @@ config_action config_parse_args(config *c, int argc, char **argv, char *err, siz
 void config_print_help(FILE *out)
 {
 	fprintf(out,
-		"usage: fiduciad [--config FILE] [--data-dir DIR] [--listen HOST:PORT]\n"
-		"                [--production] [--set NAME=VALUE]... [--help] [--version]\n"
-		"\n"
-		"Fiducia data-trust intermediary server. Options come from the defaults, then\n"
-		"the config file (`name = value` lines, # comments), then the flags.\n"
-		"\noptions:\n");
+	        "usage: fiduciad [--config FILE] [--data-dir DIR] [--listen HOST:PORT]\n"
+	        "                [--production] [--set NAME=VALUE]... [--help] [--version]\n"
+	        "\n"
+	        "Fiducia data-trust intermediary server. Options come from the defaults, then\n"
+	        "the config file (`name = value` lines, # comments), then the flags.\n"
+	        "\noptions:\n");
 	static const char *const tn[] = {"string", "integer", "boolean", "list"};
 	for (size_t i = 0; i < N_OPTIONS; i++) {
 		const struct cf_option *o = &options[i];

@@ -11,9 +11,9 @@
 #include <stdio.h>
 
 typedef struct config {
-	char *listen;		/* HOST:PORT */
+	char *listen; /* HOST:PORT */
 	char *data_dir;
-	char *database_url;	/* empty: the embedded cluster in data_dir */
+	char *database_url; /* empty: the embedded cluster in data_dir */
 	bool production;
 	char *log_level;
 	long long max_body_size;
@@ -24,12 +24,12 @@ typedef struct config {
 	long long db_pool_size;
 	long long db_acquire_timeout_ms;
 	long long db_statement_timeout_ms;
-	char *pg_bindir;	/* empty: ask pg_config, else Debian's default */
-	char *pg_os_user;	/* runs the embedded cluster when fiduciad is root */
+	char *pg_bindir;  /* empty: ask pg_config, else Debian's default */
+	char *pg_os_user; /* runs the embedded cluster when fiduciad is root */
 	char *audience;
 	long long jwt_leeway;
 	long long token_cache_size;
-	char **issuers;		/* "NAME ALG KEYFILE" each */
+	char **issuers; /* "NAME ALG KEYFILE" each */
 	size_t n_issuers;
 	bool allow_hs256;
 	bool dev_issuer;
@@ -55,17 +55,17 @@ void config_free(config *c);
 /* Set one option by name from its text form. false + err on an unknown name
  * or a bad value (the message names the option and the rule broken). */
 bool config_set(config *c, const char *name, const char *value, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+        __attribute__((warn_unused_result));
 
 /* Read `name = value` lines ('#' starts a comment; values may be "quoted").
  * Errors name the file and line. */
 bool config_load_file(config *c, const char *path, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+        __attribute__((warn_unused_result));
 
 /* Full start-up parse: defaults, then --config FILE, then the other flags
  * (--data-dir, --listen, --production, --set NAME=VALUE). Then config_finish. */
 config_action config_parse_args(config *c, int argc, char **argv, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+        __attribute__((warn_unused_result));
 
 /* Cross-option checks and derived values (listen host/port, key paths
  * defaulting into data_dir/keys). */

@@ -16,26 +16,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RECONNECT_MIN_MS 100
-#define MAX_PREPARED 64 /* statements prepared per connection */
-#define PIPELINE_DEPTH 16 /* one-shot queries in flight on one connection */
-#define RECONNECT_MAX_MS 2000
+#define RECONNECT_MIN_MS  100
+#define MAX_PREPARED      64 /* statements prepared per connection */
+#define PIPELINE_DEPTH    16 /* one-shot queries in flight on one connection */
+#define RECONNECT_MAX_MS  2000
 #define CONNECT_TIMEOUT_S 10
 
 typedef enum db_conn_state {
-	DB_CONN_DOWN,	    /* waiting for the reconnect timer */
+	DB_CONN_DOWN,       /* waiting for the reconnect timer */
 	DB_CONN_CONNECTING, /* PQconnectPoll in progress */
-	DB_CONN_SETUP,	    /* session settings (or LISTEN) in flight */
-	DB_CONN_IDLE,	    /* in the pool, watched for EOF */
-	DB_CONN_HELD,	    /* acquired by a caller, no query in flight */
-	DB_CONN_BUSY,	    /* acquired, a query in flight */
+	DB_CONN_SETUP,      /* session settings (or LISTEN) in flight */
+	DB_CONN_IDLE,       /* in the pool, watched for EOF */
+	DB_CONN_HELD,       /* acquired by a caller, no query in flight */
+	DB_CONN_BUSY,       /* acquired, a query in flight */
 	DB_CONN_RESETTING,  /* released mid-transaction: ROLLBACK in flight */
 	DB_CONN_LISTENING,  /* the listener, waiting for notifications */
 	DB_CONN_PIPELINE,   /* shared: one-shot queries pipelined, in order */
 } db_conn_state;
 
-static const char *const state_names[] = {"down", "connecting", "setup", "idle",
-					  "held", "busy", "resetting", "listening", "pipeline"};
+static const char *const state_names[] = {"down", "connecting", "setup",     "idle",    "held",
+                                          "busy", "resetting",  "listening", "pipeline"};
 
 /* A deferred call: a user callback to run in the next loop iteration. */
 struct deferred {
@@ -57,9 +57,9 @@ struct pipe_entry {
 	db_result_cb cb;
 	void *arg;
 	PGresult *res;
-	int stmt;	/* statement prepared by this entry's segment, or -1 */
-	int nres;	/* results seen so far */
-	bool parse_ok;	/* the first of them said the Parse succeeded */
+	int stmt;      /* statement prepared by this entry's segment, or -1 */
+	int nres;      /* results seen so far */
+	bool parse_ok; /* the first of them said the Parse succeeded */
 };
 
 struct waiter {
@@ -75,11 +75,11 @@ struct db_conn {
 	int index;
 	PGconn *pg;
 	db_conn_state state;
-	struct event *ev;	/* on PQsocket */
+	struct event *ev; /* on PQsocket */
 	int ev_fd;
-	struct event *timer;	/* reconnect backoff / connect timeout */
+	struct event *timer; /* reconnect backoff / connect timeout */
 	int backoff_ms;
-	bool broken;		/* lost while held: reconnect on release */
+	bool broken; /* lost while held: reconnect on release */
 	bool listener;
 	/* the query in flight */
 	db_result_cb qcb;
@@ -95,9 +95,9 @@ struct db_conn {
 	/* one-shot queries in flight in pipeline mode, oldest first */
 	struct pipe_entry *pipe_head, *pipe_tail;
 	int pipe_depth;
-	bool need_flush;     /* pipelined queries not yet sent */
-	bool preparing;	     /* the Parse of stmts[nstmts] is in flight */
-	char *pend_sql;	     /* ... then this runs with these params */
+	bool need_flush; /* pipelined queries not yet sent */
+	bool preparing;  /* the Parse of stmts[nstmts] is in flight */
+	char *pend_sql;  /* ... then this runs with these params */
 	int pend_n;
 	char **pend_params;
 };
@@ -113,7 +113,7 @@ struct db_pool {
 	int n_waiting;
 	struct deferred *def_head, *def_tail;
 	struct event *dispatch;
-	struct event *flush;	/* sends what this loop iteration pipelined */
+	struct event *flush; /* sends what this loop iteration pipelined */
 	/* listener */
 	db_conn *lconn;
 	char *channel;
@@ -160,9 +160,9 @@ static void conn_set_state(db_conn *c, db_conn_state s)
 {
 	if (!transition_ok(c->state, s))
 		log_error("db conn %d: invalid transition %s -> %s (a bug)", c->index,
-			  state_names[c->state], state_names[s]);
+		          state_names[c->state], state_names[s]);
 	log_debug("db conn %d%s: %s -> %s", c->index, c->listener ? " (listener)" : "",
-		  state_names[c->state], state_names[s]);
+	          state_names[c->state], state_names[s]);
 	c->state = s;
 }
 
@@ -415,8 +415,8 @@ static void send_setup(db_conn *c)
 		snprintf(sql, sizeof sql, "LISTEN \"%s\"", c->pool->channel);
 	else
 		snprintf(sql, sizeof sql,
-			 "SET application_name = 'fiduciad'; SET statement_timeout = %d",
-			 c->pool->statement_timeout_ms);
+		         "SET application_name = 'fiduciad'; SET statement_timeout = %d",
+		         c->pool->statement_timeout_ms);
 	conn_set_state(c, DB_CONN_SETUP);
 	if (!PQsendQuery(c->pg, sql)) {
 		conn_lost(c, PQerrorMessage(c->pg));
@@ -534,8 +534,9 @@ static void pipeline_event(db_conn *c, short what)
 			if (e->nres++ == 0 && e->stmt >= 0 && st == PGRES_COMMAND_OK)
 				e->parse_ok = true;
 			bool err = st == PGRES_FATAL_ERROR || st == PGRES_PIPELINE_ABORTED;
-			bool have_err = e->res && (PQresultStatus(e->res) == PGRES_FATAL_ERROR ||
-						   PQresultStatus(e->res) == PGRES_PIPELINE_ABORTED);
+			bool have_err =
+			        e->res && (PQresultStatus(e->res) == PGRES_FATAL_ERROR ||
+			                   PQresultStatus(e->res) == PGRES_PIPELINE_ABORTED);
 			if (have_err && PQresultStatus(e->res) == PGRES_FATAL_ERROR) {
 				PQclear(r); /* keep the first real error */
 			} else if (err || !have_err) {
@@ -641,7 +642,7 @@ static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
 		if (!ok) {
 			char why[512];
 			snprintf(why, sizeof why, "session setup failed: %s",
-				 res ? PQresultErrorMessage(res) : "no result");
+			         res ? PQresultErrorMessage(res) : "no result");
 			PQclear(res);
 			conn_lost(c, why);
 			return;
@@ -675,8 +676,8 @@ static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
 			snprintf(name, sizeof name, "s%d", c->nstmts++);
 			c->preparing = false;
 			bool sent = PQsendQueryPrepared(c->pg, name, c->pend_n,
-							(const char *const *)c->pend_params, NULL,
-							NULL, 0);
+			                                (const char *const *)c->pend_params, NULL,
+			                                NULL, 0);
 			clear_pending(c);
 			if (!sent || PQflush(c->pg) < 0) {
 				conn_lost(c, PQerrorMessage(c->pg));
@@ -721,7 +722,7 @@ static void conn_became_idle(db_conn *c)
 /* ---- public API -------------------------------------------------------- */
 
 db_pool *db_pool_new(struct event_base *base, const char *conninfo, int size,
-		     int acquire_timeout_ms, int statement_timeout_ms)
+                     int acquire_timeout_ms, int statement_timeout_ms)
 {
 	db_pool *p = calloc(1, sizeof *p);
 	if (!p)
@@ -831,7 +832,7 @@ void db_acquire(db_pool *p, db_conn_cb cb, void *arg)
 }
 
 void db_conn_query(db_conn *c, const char *sql, int nparams, const char *const *params,
-		   db_result_cb cb, void *arg)
+                   db_result_cb cb, void *arg)
 {
 	assert(c->state == DB_CONN_HELD);
 	if (c->broken) {
@@ -956,7 +957,7 @@ static void oneshot_conn(db_conn *c, void *arg)
  * On failure the connection is given up and every queued query, this one
  * included, is answered with a NULL result. */
 static void pipeline_send(db_conn *c, const char *sql, int nparams, const char *const *params,
-			  db_result_cb cb, void *arg)
+                          db_result_cb cb, void *arg)
 {
 	uint64_t h = sql_hash(sql);
 	int found = -1, stmt = -1;
@@ -1050,8 +1051,8 @@ static db_conn *pipeline_pick(db_pool *p)
 	return best;
 }
 
-void db_query(db_pool *p, const char *sql, int nparams, const char *const *params,
-	      db_result_cb cb, void *arg)
+void db_query(db_pool *p, const char *sql, int nparams, const char *const *params, db_result_cb cb,
+              void *arg)
 {
 	db_conn *c = pipeline_pick(p);
 	if (c) {
@@ -1078,7 +1079,7 @@ void db_query(db_pool *p, const char *sql, int nparams, const char *const *param
 }
 
 bool db_pool_listen(db_pool *p, const char *channel, db_notify_cb on_notify,
-		    db_listen_state_cb on_state, void *arg)
+                    db_listen_state_cb on_state, void *arg)
 {
 	if (p->lconn)
 		return false;

@@ -33,8 +33,8 @@ typedef void (*db_listen_state_cb)(bool up, void *arg);
 
 /* Starts connecting `size` connections in the background. NULL on OOM. */
 db_pool *db_pool_new(struct event_base *base, const char *conninfo, int size,
-		     int acquire_timeout_ms, int statement_timeout_ms)
-	__attribute__((warn_unused_result));
+                     int acquire_timeout_ms, int statement_timeout_ms)
+        __attribute__((warn_unused_result));
 /* Closes every connection; pending callbacks are not called. */
 void db_pool_free(db_pool *p);
 
@@ -45,19 +45,19 @@ void db_acquire(db_pool *p, db_conn_cb cb, void *arg);
 /* One statement with text parameters (NULL entries are SQL NULL), text
  * results. The connection must be held and have no query in flight. */
 void db_conn_query(db_conn *c, const char *sql, int nparams, const char *const *params,
-		   db_result_cb cb, void *arg);
+                   db_result_cb cb, void *arg);
 
 /* Give a connection back. An open transaction is rolled back first. */
 void db_release(db_conn *c);
 
 /* Acquire, run one statement, release: for single-statement work. */
-void db_query(db_pool *p, const char *sql, int nparams, const char *const *params,
-	      db_result_cb cb, void *arg);
+void db_query(db_pool *p, const char *sql, int nparams, const char *const *params, db_result_cb cb,
+              void *arg);
 
 /* A dedicated connection that LISTENs on `channel` (an identifier) and is
  * kept up like the pool's. One listener per pool. */
 bool db_pool_listen(db_pool *p, const char *channel, db_notify_cb on_notify,
-		    db_listen_state_cb on_state, void *arg) __attribute__((warn_unused_result));
+                    db_listen_state_cb on_state, void *arg) __attribute__((warn_unused_result));
 
 typedef struct db_stats {
 	int size, connected, idle, in_use, waiting;

@@ -30,8 +30,8 @@
 #include <sys/queue.h>
 
 #define N_BUCKETS 14
-static const double bucket_bounds[N_BUCKETS - 1] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-						    0.05,   0.1,   0.25,   0.5,   1,    2.5, 5};
+static const double bucket_bounds[N_BUCKETS - 1] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                    0.1,    0.25,  0.5,    1,     2.5,  5};
 
 struct route_metrics {
 	uint64_t by_status[600];
@@ -43,8 +43,8 @@ struct route_metrics {
 struct compiled_route {
 	const http_route *def;
 	int nseg;
-	const char *seg[12];	/* literal text, or NULL for a parameter */
-	char *param[12];	/* parameter names (owned) */
+	const char *seg[12]; /* literal text, or NULL for a parameter */
+	char *param[12];     /* parameter names (owned) */
 	size_t seglen[12];
 };
 
@@ -78,15 +78,24 @@ static double elapsed_s(const struct timespec *t0)
 static const char *method_name(enum evhttp_cmd_type m)
 {
 	switch (m) {
-	case EVHTTP_REQ_GET: return "GET";
-	case EVHTTP_REQ_POST: return "POST";
-	case EVHTTP_REQ_HEAD: return "HEAD";
-	case EVHTTP_REQ_PUT: return "PUT";
-	case EVHTTP_REQ_DELETE: return "DELETE";
-	case EVHTTP_REQ_OPTIONS: return "OPTIONS";
-	case EVHTTP_REQ_TRACE: return "TRACE";
-	case EVHTTP_REQ_CONNECT: return "CONNECT";
-	case EVHTTP_REQ_PATCH: return "PATCH";
+	case EVHTTP_REQ_GET:
+		return "GET";
+	case EVHTTP_REQ_POST:
+		return "POST";
+	case EVHTTP_REQ_HEAD:
+		return "HEAD";
+	case EVHTTP_REQ_PUT:
+		return "PUT";
+	case EVHTTP_REQ_DELETE:
+		return "DELETE";
+	case EVHTTP_REQ_OPTIONS:
+		return "OPTIONS";
+	case EVHTTP_REQ_TRACE:
+		return "TRACE";
+	case EVHTTP_REQ_CONNECT:
+		return "CONNECT";
+	case EVHTTP_REQ_PATCH:
+		return "PATCH";
 	}
 	return "?";
 }
@@ -105,22 +114,38 @@ static bool request_id_ok(const char *s)
 static const char *reason_phrase(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 204: return "No Content";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 406: return "Not Acceptable";
-	case 409: return "Conflict";
-	case 413: return "Content Too Large";
-	case 415: return "Unsupported Media Type";
-	case 422: return "Unprocessable Content";
-	case 429: return "Too Many Requests";
-	case 500: return "Internal Server Error";
-	case 503: return "Service Unavailable";
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 204:
+		return "No Content";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 406:
+		return "Not Acceptable";
+	case 409:
+		return "Conflict";
+	case 413:
+		return "Content Too Large";
+	case 415:
+		return "Unsupported Media Type";
+	case 422:
+		return "Unprocessable Content";
+	case 429:
+		return "Too Many Requests";
+	case 500:
+		return "Internal Server Error";
+	case 503:
+		return "Service Unavailable";
 	}
 	return status < 400 ? "OK" : status < 500 ? "Client Error" : "Server Error";
 }
@@ -145,7 +170,7 @@ static void access_log(http_req *r, const char *method)
 			if (cr->seg[i]) {
 				seg = cr->seg[i];
 				w += (size_t)snprintf(path + w, sizeof path - w, "/%.*s",
-						      (int)cr->seglen[i], seg);
+				                      (int)cr->seglen[i], seg);
 			} else {
 				const char *name = cr->param[i];
 				size_t nl = strlen(name);
@@ -170,8 +195,8 @@ static void access_log(http_req *r, const char *method)
 	}
 	bool authed = r->route >= 0 && s->routes[r->route].def->roles && r->claims.org[0];
 	log_event(LOG_LEVEL_INFO, "access", "request_id", r->id, "method", method, "path", path,
-		  "status#", status, "duration_ms#", dur, "org", authed ? r->claims.org : "",
-		  (const char *)NULL);
+	          "status#", status, "duration_ms#", dur, "org", authed ? r->claims.org : "",
+	          (const char *)NULL);
 }
 
 static void record_metrics(http_req *r)
@@ -283,12 +308,12 @@ void http_reply_error(http_req *r, int status, const char *code, const char *fmt
 		/* RFC 6750 3: the error description is a quoted-string; keep it plain. */
 		char hdr[600], *w = hdr;
 		w += sprintf(w, "Bearer realm=\"fiducia\", error=\"invalid_token\", "
-				"error_description=\"");
+		                "error_description=\"");
 		for (const char *p = msg; *p && w < hdr + sizeof hdr - 4; p++)
 			*w++ = (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20) ? '\'' : *p;
 		strcpy(w, "\"");
 		evhttp_add_header(evhttp_request_get_output_headers(r->ev), "WWW-Authenticate",
-				  hdr);
+		                  hdr);
 	}
 	if (status >= 500)
 		log_warn("request %s: %d %s: %s", r->id, status, code, msg);
@@ -301,8 +326,7 @@ void http_reply_unavailable(http_req *r)
 	http_reply_error(r, 503, "unavailable", "the database is unavailable; retry shortly");
 }
 
-void http_reply_raw(http_req *r, int status, const char *content_type, const void *body,
-		    size_t len)
+void http_reply_raw(http_req *r, int status, const char *content_type, const void *body, size_t len)
 {
 	struct evbuffer *b = evbuffer_new();
 	if (!b)
@@ -319,7 +343,8 @@ const char *http_param(const http_req *r, const char *name)
 	size_t nl = strlen(name);
 	for (int i = 0; i < r->nparams; i++) {
 		const char *pn = r->param_names[i];
-		if (strncmp(pn, name, nl) == 0 && (pn[nl] == '\0' || (pn[nl] == '!' && !pn[nl + 1])))
+		if (strncmp(pn, name, nl) == 0 &&
+		    (pn[nl] == '\0' || (pn[nl] == '!' && !pn[nl + 1])))
 			return r->params[i];
 	}
 	return NULL;
@@ -367,12 +392,14 @@ static bool pb_has_unknown(const ProtobufCMessage *m, int depth)
 		const char *base = (const char *)m;
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
 			size_t n = *(const size_t *)(base + f->quantifier_offset);
-			ProtobufCMessage *const *arr = *(ProtobufCMessage *const *const *)(base + f->offset);
+			ProtobufCMessage *const *arr =
+			        *(ProtobufCMessage *const *const *)(base + f->offset);
 			for (size_t j = 0; j < n; j++)
 				if (pb_has_unknown(arr[j], depth + 1))
 					return true;
 		} else {
-			const ProtobufCMessage *sub = *(ProtobufCMessage *const *)(base + f->offset);
+			const ProtobufCMessage *sub =
+			        *(ProtobufCMessage *const *)(base + f->offset);
 			if (sub && pb_has_unknown(sub, depth + 1))
 				return true;
 		}
@@ -385,24 +412,24 @@ bool http_read_body(http_req *r, const ProtobufCMessageDescriptor *desc, Protobu
 	*out = NULL;
 	struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
 	size_t len = evbuffer_get_length(in);
-	const char *ct = evhttp_find_header(evhttp_request_get_input_headers(r->ev),
-					    "Content-Type");
+	const char *ct =
+	        evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Content-Type");
 	if ((long long)len > r->srv->max_body) {
 		http_reply_error(r, 413, "body_too_large",
-				 "request body of %zu bytes exceeds max_body_size (%lld)", len,
-				 r->srv->max_body);
+		                 "request body of %zu bytes exceeds max_body_size (%lld)", len,
+		                 r->srv->max_body);
 		return false;
 	}
 	bool json;
 	if (ct && media_is(ct, "application/json"))
 		json = true;
-	else if (ct && (media_is(ct, "application/x-protobuf") ||
-			media_is(ct, "application/protobuf")))
+	else if (ct &&
+	         (media_is(ct, "application/x-protobuf") || media_is(ct, "application/protobuf")))
 		json = false;
 	else {
 		http_reply_error(r, 415, "unsupported_media_type",
-				 "Content-Type must be application/json or "
-				 "application/x-protobuf");
+		                 "Content-Type must be application/json or "
+		                 "application/x-protobuf");
 		return false;
 	}
 	const unsigned char *data = len ? evbuffer_pullup(in, -1) : (const unsigned char *)"";
@@ -420,14 +447,14 @@ bool http_read_body(http_req *r, const ProtobufCMessageDescriptor *desc, Protobu
 		*out = protobuf_c_message_unpack(desc, NULL, len, data);
 		if (!*out) {
 			http_reply_error(r, 400, "invalid_argument",
-					 "malformed protobuf body for %s", desc->name);
+			                 "malformed protobuf body for %s", desc->name);
 			return false;
 		}
 		if (pb_has_unknown(*out, 0)) {
 			protobuf_c_message_free_unpacked(*out, NULL);
 			*out = NULL;
 			http_reply_error(r, 400, "invalid_argument",
-					 "protobuf body for %s has unknown fields", desc->name);
+			                 "protobuf body for %s has unknown fields", desc->name);
 			return false;
 		}
 	}
@@ -565,11 +592,11 @@ static void org_checked(orgs_status st, void *arg)
 static void authenticate(http_req *r)
 {
 	const http_route *def = r->srv->routes[r->route].def;
-	const char *hdr = evhttp_find_header(evhttp_request_get_input_headers(r->ev),
-					     "Authorization");
+	const char *hdr =
+	        evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Authorization");
 	char why[160];
-	auth_status st = auth_verify(r->app->auth, hdr, (int64_t)time(NULL), &r->claims, why,
-				     sizeof why);
+	auth_status st =
+	        auth_verify(r->app->auth, hdr, (int64_t)time(NULL), &r->claims, why, sizeof why);
 	if (st != AUTH_OK) {
 		memset(&r->claims, 0, sizeof r->claims);
 		http_reply_error(r, 401, "unauthenticated", "%s", why);
@@ -577,7 +604,7 @@ static void authenticate(http_req *r)
 	}
 	if (!(r->claims.role & def->roles)) {
 		http_reply_error(r, 403, "forbidden", "role %s may not call %s %s",
-				 auth_role_name(r->claims.role), def->method, def->pattern);
+		                 auth_role_name(r->claims.role), def->method, def->pattern);
 		return;
 	}
 	orgs_status os = orgs_check(r->app, r->claims.org, org_checked, r);
@@ -630,7 +657,7 @@ static void gencb(struct evhttp_request *ev, void *arg)
 		}
 		if (!match(s, i, path, r, true)) {
 			http_reply_error(r, 400, "invalid_argument",
-					 "path parameter is not valid percent-encoding");
+			                 "path parameter is not valid percent-encoding");
 			return;
 		}
 		r->route = i;
@@ -646,8 +673,8 @@ static void gencb(struct evhttp_request *ev, void *arg)
 					strcat(allow, s->routes[i].def->method);
 				}
 			evhttp_add_header(evhttp_request_get_output_headers(ev), "Allow", allow);
-			http_reply_error(r, 405, "method_not_allowed", "%s is not allowed here (allowed: %s)",
-					 method, allow);
+			http_reply_error(r, 405, "method_not_allowed",
+			                 "%s is not allowed here (allowed: %s)", method, allow);
 		} else {
 			http_reply_error(r, 404, "not_found", "no such route");
 		}
@@ -655,7 +682,7 @@ static void gencb(struct evhttp_request *ev, void *arg)
 	}
 	if (!neg_ok) {
 		http_reply_error(r, 406, "not_acceptable",
-				 "Accept must allow application/json or application/x-protobuf");
+		                 "Accept must allow application/json or application/x-protobuf");
 		return;
 	}
 	if (s->routes[r->route].def->roles)
@@ -673,7 +700,7 @@ static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
 	if (!ssl)
 		return NULL;
 	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-					      BEV_OPT_CLOSE_ON_FREE);
+	                                      BEV_OPT_CLOSE_ON_FREE);
 }
 
 static SSL_CTX *tls_setup(const config *cfg, char *err, size_t errlen)
@@ -684,13 +711,13 @@ static SSL_CTX *tls_setup(const config *cfg, char *err, size_t errlen)
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1) {
 		snprintf(err, errlen, "tls_cert %s: cannot load the certificate chain",
-			 cfg->tls_cert);
+		         cfg->tls_cert);
 		goto fail;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
 		snprintf(err, errlen, "tls_key %s: cannot load it, or it does not match tls_cert",
-			 cfg->tls_key);
+		         cfg->tls_key);
 		goto fail;
 	}
 	return ctx;
@@ -705,7 +732,7 @@ fail:
 /* ---- server ------------------------------------------------------------ */
 
 http_server *http_server_new(struct app *app, const http_route *const *tables, char *err,
-			     size_t errlen)
+                             size_t errlen)
 {
 	const config *cfg = app->cfg;
 	err[0] = '\0';
@@ -719,7 +746,7 @@ http_server *http_server_new(struct app *app, const http_route *const *tables, c
 			if (s->nroutes == HTTP_MAX_ROUTES ||
 			    !compile_route(&s->routes[s->nroutes], rt)) {
 				snprintf(err, errlen, "too many routes, or a bad pattern %s",
-					 rt->pattern);
+				         rt->pattern);
 				goto fail;
 			}
 			s->nroutes++;
@@ -733,8 +760,8 @@ http_server *http_server_new(struct app *app, const http_route *const *tables, c
 	evhttp_set_max_headers_size(s->http, 64 * 1024);
 	evhttp_set_timeout(s->http, (int)cfg->http_timeout);
 	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-						    EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD |
-						    EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
+	                                            EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD |
+	                                            EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
 	evhttp_set_default_content_type(s->http, "application/json");
 	evhttp_set_gencb(s->http, gencb, s);
 	if (*cfg->tls_cert) {
@@ -743,7 +770,7 @@ http_server *http_server_new(struct app *app, const http_route *const *tables, c
 		evhttp_set_bevcb(s->http, tls_bevcb, s->ssl);
 	}
 	s->sock = evhttp_bind_socket_with_handle(s->http, cfg->listen_host,
-						 (ev_uint16_t)cfg->listen_port);
+	                                         (ev_uint16_t)cfg->listen_port);
 	if (!s->sock) {
 		snprintf(err, errlen, "cannot listen on %s", cfg->listen);
 		goto fail;
@@ -790,9 +817,9 @@ static void drain_tick(evutil_socket_t fd, short what, void *arg)
 	http_server *s = arg;
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	bool late = now.tv_sec > s->drain_deadline.tv_sec ||
-		    (now.tv_sec == s->drain_deadline.tv_sec &&
-		     now.tv_nsec >= s->drain_deadline.tv_nsec);
+	bool late =
+	        now.tv_sec > s->drain_deadline.tv_sec || (now.tv_sec == s->drain_deadline.tv_sec &&
+	                                                  now.tv_nsec >= s->drain_deadline.tv_nsec);
 	if (s->inflight > 0 && !late)
 		return;
 	if (s->inflight > 0)
@@ -826,7 +853,7 @@ void http_server_drain(http_server *s, int timeout_s, void (*done)(void *), void
 void http_server_metrics(const http_server *s, struct evbuffer *b)
 {
 	evbuffer_add_printf(b, "# HELP fiducia_http_requests_total HTTP requests by route, "
-			       "method and status.\n# TYPE fiducia_http_requests_total counter\n");
+	                       "method and status.\n# TYPE fiducia_http_requests_total counter\n");
 	for (int i = 0; i <= HTTP_MAX_ROUTES; i++) {
 		if (i >= s->nroutes && i != HTTP_MAX_ROUTES)
 			continue;
@@ -834,14 +861,15 @@ void http_server_metrics(const http_server *s, struct evbuffer *b)
 		const char *method = i < HTTP_MAX_ROUTES ? s->routes[i].def->method : "";
 		for (int st = 100; st < 600; st++)
 			if (s->metrics[i].by_status[st])
-				evbuffer_add_printf(b,
-						    "fiducia_http_requests_total{route=\"%s\","
-						    "method=\"%s\",status=\"%d\"} %llu\n",
-						    route, method, st,
-						    (unsigned long long)s->metrics[i].by_status[st]);
+				evbuffer_add_printf(
+				        b,
+				        "fiducia_http_requests_total{route=\"%s\","
+				        "method=\"%s\",status=\"%d\"} %llu\n",
+				        route, method, st,
+				        (unsigned long long)s->metrics[i].by_status[st]);
 	}
 	evbuffer_add_printf(b, "# HELP fiducia_http_request_duration_seconds Request latency by "
-			       "route.\n# TYPE fiducia_http_request_duration_seconds histogram\n");
+	                       "route.\n# TYPE fiducia_http_request_duration_seconds histogram\n");
 	for (int i = 0; i <= HTTP_MAX_ROUTES; i++) {
 		if (i >= s->nroutes && i != HTTP_MAX_ROUTES)
 			continue;
@@ -859,20 +887,21 @@ void http_server_metrics(const http_server *s, struct evbuffer *b)
 			else
 				snprintf(le, sizeof le, "+Inf");
 			evbuffer_add_printf(b,
-					    "fiducia_http_request_duration_seconds_bucket{route="
-					    "\"%s\",method=\"%s\",le=\"%s\"} %llu\n",
-					    route, method, le, (unsigned long long)cum);
+			                    "fiducia_http_request_duration_seconds_bucket{route="
+			                    "\"%s\",method=\"%s\",le=\"%s\"} %llu\n",
+			                    route, method, le, (unsigned long long)cum);
 		}
 		evbuffer_add_printf(b,
-				    "fiducia_http_request_duration_seconds_sum{route=\"%s\","
-				    "method=\"%s\"} %.6f\n"
-				    "fiducia_http_request_duration_seconds_count{route=\"%s\","
-				    "method=\"%s\"} %llu\n",
-				    route, method, m->sum, route, method,
-				    (unsigned long long)m->count);
+		                    "fiducia_http_request_duration_seconds_sum{route=\"%s\","
+		                    "method=\"%s\"} %.6f\n"
+		                    "fiducia_http_request_duration_seconds_count{route=\"%s\","
+		                    "method=\"%s\"} %llu\n",
+		                    route, method, m->sum, route, method,
+		                    (unsigned long long)m->count);
 	}
-	evbuffer_add_printf(b, "# HELP fiducia_http_requests_in_flight Requests being served.\n"
-			       "# TYPE fiducia_http_requests_in_flight gauge\n"
-			       "fiducia_http_requests_in_flight %ld\n",
-			    s->inflight);
+	evbuffer_add_printf(b,
+	                    "# HELP fiducia_http_requests_in_flight Requests being served.\n"
+	                    "# TYPE fiducia_http_requests_in_flight gauge\n"
+	                    "fiducia_http_requests_in_flight %ld\n",
+	                    s->inflight);
 }

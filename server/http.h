@@ -30,7 +30,7 @@ typedef struct http_route {
 	const char *method;  /* "GET", "POST", "DELETE", "PUT" */
 	const char *pattern; /* "/v1/orgs/{org}"; a {name} is one path segment */
 	http_handler handler;
-	unsigned roles;	     /* AUTH_ROLE_* mask; 0 = no authentication */
+	unsigned roles; /* AUTH_ROLE_* mask; 0 = no authentication */
 } http_route;
 
 struct http_cleanup {
@@ -44,24 +44,24 @@ struct http_req {
 	struct app *app;
 	struct evhttp_request *ev;
 	char id[40];
-	int route;		/* index into the server's routes; -1 unmatched */
+	int route; /* index into the server's routes; -1 unmatched */
 	const char *param_names[HTTP_MAX_PARAMS];
 	char *params[HTTP_MAX_PARAMS]; /* percent-decoded */
 	int nparams;
 	struct evkeyvalq query;
 	bool query_parsed;
-	auth_claims claims;	/* valid when the route needs a role */
+	auth_claims claims; /* valid when the route needs a role */
 	bool want_protobuf;
 	struct timespec start;
 	int status;
 	struct http_cleanup *cleanups;
-	void *ctx;		/* the handler's own state */
+	void *ctx; /* the handler's own state */
 };
 
 /* Creates the server, binds HOST:PORT and registers the NULL-terminated
  * list of route tables (each ended by a {NULL} row). */
-http_server *http_server_new(struct app *app, const http_route *const *tables,
-			     char *err, size_t errlen) __attribute__((warn_unused_result));
+http_server *http_server_new(struct app *app, const http_route *const *tables, char *err,
+                             size_t errlen) __attribute__((warn_unused_result));
 void http_server_free(http_server *s);
 
 /* The port actually bound (useful with port 0). */
@@ -84,19 +84,19 @@ const char *http_query(http_req *r, const char *name);
  * On failure replies 4xx (the reply is sent) and returns false. On success
  * *out is freed automatically when the request completes. */
 bool http_read_body(http_req *r, const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out)
-	__attribute__((warn_unused_result));
+        __attribute__((warn_unused_result));
 
 /* Reply with msg in the negotiated format. Completes the request: r is
  * freed before this returns. */
 void http_reply(http_req *r, int status, const ProtobufCMessage *msg);
 /* Reply with an Error{code, message, request_id}. Completes the request. */
 void http_reply_error(http_req *r, int status, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 4, 5)));
 /* 503 for a database outage. Completes the request. */
 void http_reply_unavailable(http_req *r);
 /* Reply with a raw body of the given content type. Completes the request. */
 void http_reply_raw(http_req *r, int status, const char *content_type, const void *body,
-		    size_t len);
+                    size_t len);
 
 /* Run fn(ptr) when the request completes (in reverse order of registration). */
 void http_on_complete(http_req *r, void (*fn)(void *), void *ptr);

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 static void errf(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 static void errf(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -32,7 +32,7 @@ static void errf(char *err, size_t errlen, const char *fmt, ...)
 
 /* Write len bytes to path atomically with the given mode. */
 static bool write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
-			      char *err, size_t errlen)
+                              char *err, size_t errlen)
 {
 	char tmp[4096];
 	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
@@ -79,8 +79,8 @@ static bool read_key(const char *path, unsigned char *out, size_t len, char *err
 		return false;
 	}
 	if (st.st_mode & 077)
-		log_warn("key file %s is readable by group or others (mode %o); chmod 600 it",
-			 path, (unsigned)(st.st_mode & 0777));
+		log_warn("key file %s is readable by group or others (mode %o); chmod 600 it", path,
+		         (unsigned)(st.st_mode & 0777));
 	size_t got = 0;
 	while (got < len) {
 		ssize_t n = read(fd, out + got, len - got);
@@ -115,12 +115,14 @@ static bool ensure_parent(const char *path, char *err, size_t errlen)
 
 /* Load a 32-byte secret, creating it from libsodium's CSPRNG when allowed. */
 static bool load_secret(const char *path, const char *what, bool may_create, unsigned char *out,
-			size_t len, char *err, size_t errlen)
+                        size_t len, char *err, size_t errlen)
 {
 	if (access(path, F_OK) != 0) {
 		if (!may_create) {
-			errf(err, errlen, "production: %s %s is missing (keys are never generated "
-					  "in production)", what, path);
+			errf(err, errlen,
+			     "production: %s %s is missing (keys are never generated "
+			     "in production)",
+			     what, path);
 			return false;
 		}
 		if (!ensure_parent(path, err, errlen))
@@ -188,13 +190,13 @@ keys *keys_load(const config *cfg, char *err, size_t errlen)
 	if (!k->kek || !k->ledger_sk)
 		goto oom;
 	if (!load_secret(cfg->kek_file, "key-encryption key", may_create, k->kek, KEYS_KEK_BYTES,
-			 err, errlen))
+	                 err, errlen))
 		goto fail;
 	unsigned char *seed = sodium_malloc(crypto_sign_SEEDBYTES);
 	if (!seed)
 		goto oom;
 	bool ok = load_secret(cfg->ledger_key_file, "ledger signing key", may_create, seed,
-			      crypto_sign_SEEDBYTES, err, errlen);
+	                      crypto_sign_SEEDBYTES, err, errlen);
 	if (ok)
 		crypto_sign_seed_keypair(k->ledger_pk, k->ledger_sk, seed);
 	sodium_free(seed);

@@ -16,20 +16,20 @@ struct config;
 #define KEYS_KEK_BYTES 32 /* crypto_aead_xchacha20poly1305_ietf_KEYBYTES */
 
 typedef struct keys {
-	unsigned char *kek;	      /* KEYS_KEK_BYTES, sodium_malloc'd */
-	unsigned char *ledger_sk;     /* crypto_sign_SECRETKEYBYTES, sodium_malloc'd */
-	unsigned char ledger_pk[32];  /* crypto_sign_PUBLICKEYBYTES */
-	char *dev_issuer_pub_pem;     /* NULL unless the dev issuer is trusted */
+	unsigned char *kek;          /* KEYS_KEK_BYTES, sodium_malloc'd */
+	unsigned char *ledger_sk;    /* crypto_sign_SECRETKEYBYTES, sodium_malloc'd */
+	unsigned char ledger_pk[32]; /* crypto_sign_PUBLICKEYBYTES */
+	char *dev_issuer_pub_pem;    /* NULL unless the dev issuer is trusted */
 } keys;
 
 /* Load (or, unless cfg->production, create) every key. */
 keys *keys_load(const struct config *cfg, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+        __attribute__((warn_unused_result));
 void keys_free(keys *k);
 
 /* Write a new ES256 key pair: private key as PKCS#8 PEM at priv_path (0600),
  * public key as SubjectPublicKeyInfo PEM at pub_path. */
 bool keys_generate_es256(const char *priv_path, const char *pub_path, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+        __attribute__((warn_unused_result));
 
 #endif

@@ -46,7 +46,7 @@ static bool prepare_database(const char *conninfo, char *err, size_t errlen)
 			break;
 		if (attempt == 0)
 			log_warn("database not reachable yet (%s); retrying for 30 s",
-				 strtok(PQerrorMessage(c), "\n"));
+			         strtok(PQerrorMessage(c), "\n"));
 		PQfinish(c);
 		c = NULL;
 		sleep(1);
@@ -79,7 +79,7 @@ static char *read_small_file(const char *path, size_t *len)
 static bool setup_issuers(struct app *app, const config *cfg, char *err, size_t errlen)
 {
 	app->auth = auth_verifier_new(cfg->audience, (int)cfg->jwt_leeway,
-				      (size_t)cfg->token_cache_size);
+	                              (size_t)cfg->token_cache_size);
 	if (!app->auth) {
 		snprintf(err, errlen, "out of memory");
 		return false;
@@ -87,8 +87,8 @@ static bool setup_issuers(struct app *app, const config *cfg, char *err, size_t 
 	if (app->keys->dev_issuer_pub_pem) {
 		const char *pem = app->keys->dev_issuer_pub_pem;
 		if (!auth_verifier_add_issuer(app->auth, "fiducia-dev", "ES256",
-					      (const unsigned char *)pem, strlen(pem), false, err,
-					      errlen))
+		                              (const unsigned char *)pem, strlen(pem), false, err,
+		                              errlen))
 			return false;
 		log_info("trusting development issuer fiducia-dev (ES256)");
 	}
@@ -100,12 +100,12 @@ static bool setup_issuers(struct app *app, const config *cfg, char *err, size_t 
 		char *key = read_small_file(file, &len);
 		if (!key) {
 			snprintf(err, errlen, "issuer %s: cannot read %s: %s", name, file,
-				 strerror(errno));
+			         strerror(errno));
 			return false;
 		}
 		char sub[256];
 		bool ok = auth_verifier_add_issuer(app->auth, name, alg, (unsigned char *)key, len,
-						   cfg->allow_hs256, sub, sizeof sub);
+		                                   cfg->allow_hs256, sub, sizeof sub);
 		sodium_memzero(key, len);
 		free(key);
 		if (!ok) {
@@ -130,9 +130,9 @@ static bool lock_data_dir(const char *dir, int *fd_out, char *err, size_t errlen
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		snprintf(err, errlen,
-			 "%s is in use by another fiduciad running its embedded PostgreSQL; stop "
-			 "it or choose another --data-dir",
-			 dir);
+		         "%s is in use by another fiduciad running its embedded PostgreSQL; stop "
+		         "it or choose another --data-dir",
+		         dir);
 		close(fd);
 		return false;
 	}
@@ -223,7 +223,7 @@ int main(int argc, char **argv)
 	if (*cfg.database_url) {
 		conninfo = strdup(cfg.database_url);
 	} else if (!pgembed_start(&pg, cfg.data_dir, cfg.pg_bindir, cfg.pg_os_user, &conninfo, err,
-				  sizeof err)) {
+	                          sizeof err)) {
 		die("embedded PostgreSQL", err);
 		goto out;
 	}
@@ -241,13 +241,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	app.db = db_pool_new(app.base, conninfo, (int)cfg.db_pool_size,
-			     (int)cfg.db_acquire_timeout_ms, (int)cfg.db_statement_timeout_ms);
+	                     (int)cfg.db_acquire_timeout_ms, (int)cfg.db_statement_timeout_ms);
 	if (!app.db || !(app.orgs = orgs_cache_new(&app))) {
 		die("start-up", "cannot create the database pool");
 		goto out;
 	}
-	static const http_route *const tables[] = {health_routes, whoami_routes, orgs_routes,
-						   NULL};
+	static const http_route *const tables[] = {health_routes, whoami_routes, orgs_routes, NULL};
 	if (!(app.http = http_server_new(&app, tables, err, sizeof err))) {
 		die("http", err);
 		goto out;
@@ -261,8 +260,8 @@ int main(int argc, char **argv)
 	char port[16];
 	snprintf(port, sizeof port, "%d", http_server_port(app.http));
 	log_event(LOG_LEVEL_INFO, "listening", "host", cfg.listen_host, "port#", port, "tls",
-		  *cfg.tls_cert ? "on" : "off", "version", FIDUCIA_VERSION,
-		  "database", *cfg.database_url ? "external" : "embedded", (const char *)NULL);
+	          *cfg.tls_cert ? "on" : "off", "version", FIDUCIA_VERSION, "database",
+	          *cfg.database_url ? "external" : "embedded", (const char *)NULL);
 	event_base_dispatch(app.base);
 	log_info("event loop stopped");
 	rc = 0;

@@ -42,10 +42,10 @@ bool migrate_apply(PGconn *c, char *err, size_t errlen)
 	}
 	bool ok = false;
 	if (!exec_ok(c,
-		     "CREATE TABLE IF NOT EXISTS schema_migrations ("
-		     " version integer PRIMARY KEY, name text NOT NULL,"
-		     " applied_at timestamptz NOT NULL DEFAULT now())",
-		     sub, sizeof sub)) {
+	             "CREATE TABLE IF NOT EXISTS schema_migrations ("
+	             " version integer PRIMARY KEY, name text NOT NULL,"
+	             " applied_at timestamptz NOT NULL DEFAULT now())",
+	             sub, sizeof sub)) {
 		snprintf(err, errlen, "migrations: cannot create schema_migrations: %s", sub);
 		goto out;
 	}
@@ -54,7 +54,7 @@ bool migrate_apply(PGconn *c, char *err, size_t errlen)
 		snprintf(vbuf, sizeof vbuf, "%d", m->version);
 		const char *p[1] = {vbuf};
 		PGresult *r = PQexecParams(c, "SELECT 1 FROM schema_migrations WHERE version = $1",
-					   1, NULL, p, NULL, NULL, 0);
+		                           1, NULL, p, NULL, NULL, 0);
 		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 			snprintf(err, errlen, "migrations: %s", PQresultErrorMessage(r));
 			PQclear(r);
@@ -70,7 +70,7 @@ bool migrate_apply(PGconn *c, char *err, size_t errlen)
 			goto txfail;
 		const char *p2[2] = {vbuf, m->name};
 		r = PQexecParams(c, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
-				 2, NULL, p2, NULL, NULL, 0);
+		                 2, NULL, p2, NULL, NULL, 0);
 		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 			snprintf(sub, sizeof sub, "%s", PQresultErrorMessage(r));
 			PQclear(r);

@@ -27,7 +27,7 @@ struct cache_entry {
 
 struct orgs_cache {
 	struct app *app;
-	bool trusted;	     /* the listener is up */
+	bool trusted;        /* the listener is up */
 	uint64_t generation; /* bumped by every change notice */
 	struct cache_entry slots[CACHE_SLOTS];
 	uint64_t hits, misses, evictions;
@@ -41,7 +41,7 @@ bool orgs_name_valid(const char *s)
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
 		bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-			  (c == '-' && i > 0 && i < n - 1);
+		          (c == '-' && i > 0 && i < n - 1);
 		if (!ok)
 			return false;
 	}
@@ -178,14 +178,14 @@ orgs_status orgs_check(struct app *app, const char *org, orgs_check_cb cb, void 
 static const char *kind_name(Fiducia__V1__Org__Kind k)
 {
 	const ProtobufCEnumValue *v =
-		protobuf_c_enum_descriptor_get_value(&fiducia__v1__org__kind__descriptor, (int)k);
+	        protobuf_c_enum_descriptor_get_value(&fiducia__v1__org__kind__descriptor, (int)k);
 	return v ? v->name : NULL;
 }
 
 static Fiducia__V1__Org__Kind kind_parse(const char *s)
 {
-	const ProtobufCEnumValue *v =
-		protobuf_c_enum_descriptor_get_value_by_name(&fiducia__v1__org__kind__descriptor, s);
+	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value_by_name(
+	        &fiducia__v1__org__kind__descriptor, s);
 	return v ? (Fiducia__V1__Org__Kind)v->value : FIDUCIA__V1__ORG__KIND__KIND_UNSPECIFIED;
 }
 
@@ -201,7 +201,8 @@ static void set_ts(Google__Protobuf__Timestamp *ts, const char *epoch)
 
 /* One row of ORG_COLUMNS into *o (strings borrowed from res). */
 static void org_from_row(PGresult *res, int row, Fiducia__V1__Org *o,
-			 Google__Protobuf__Timestamp *created, Google__Protobuf__Timestamp *disabled)
+                         Google__Protobuf__Timestamp *created,
+                         Google__Protobuf__Timestamp *disabled)
 {
 	fiducia__v1__org__init(o);
 	google__protobuf__timestamp__init(created);
@@ -252,7 +253,7 @@ static void create_done(PGresult *res, void *arg)
 	if (state && strcmp(state, "23505") == 0) {
 		const Fiducia__V1__CreateOrgRequest *req = r->ctx;
 		http_reply_error(r, 409, "already_exists", "organisation %s already exists",
-				 req->name);
+		                 req->name);
 		return;
 	}
 	http_reply_error(r, 500, "internal", "cannot create the organisation");
@@ -262,39 +263,39 @@ static void create_org(http_req *r)
 {
 	Fiducia__V1__CreateOrgRequest *req;
 	if (!http_read_body(r, &fiducia__v1__create_org_request__descriptor,
-			    (ProtobufCMessage **)&req))
+	                    (ProtobufCMessage **)&req))
 		return;
 	if (!orgs_name_valid(req->name)) {
 		http_reply_error(r, 400, "invalid_argument",
-				 "$.name: must be a lowercase slug of 1-63 characters [a-z0-9-], "
-				 "not starting or ending with '-'");
+		                 "$.name: must be a lowercase slug of 1-63 characters [a-z0-9-], "
+		                 "not starting or ending with '-'");
 		return;
 	}
 	if (req->kind != FIDUCIA__V1__ORG__KIND__HOLDER &&
 	    req->kind != FIDUCIA__V1__ORG__KIND__PUBLIC_AUTHORITY &&
 	    req->kind != FIDUCIA__V1__ORG__KIND__REGULATOR) {
 		http_reply_error(r, 400, "invalid_argument",
-				 "$.kind: must be HOLDER, PUBLIC_AUTHORITY or REGULATOR");
+		                 "$.kind: must be HOLDER, PUBLIC_AUTHORITY or REGULATOR");
 		return;
 	}
 	if (req->country[0] &&
 	    !(strlen(req->country) == 2 && isupper((unsigned char)req->country[0]) &&
 	      isupper((unsigned char)req->country[1]))) {
 		http_reply_error(r, 400, "invalid_argument",
-				 "$.country: must be an ISO 3166-1 alpha-2 code such as FR");
+		                 "$.country: must be an ISO 3166-1 alpha-2 code such as FR");
 		return;
 	}
 	if (!printable(req->contact, 256)) {
 		http_reply_error(r, 400, "invalid_argument",
-				 "$.contact: at most 256 characters, no control characters");
+		                 "$.contact: at most 256 characters, no control characters");
 		return;
 	}
 	r->ctx = req;
 	const char *p[4] = {req->name, kind_name(req->kind), req->country, req->contact};
 	db_query(r->app->db,
-		 "INSERT INTO orgs (name, kind, country, contact) VALUES ($1, $2, $3, $4) "
-		 "RETURNING " ORG_COLUMNS,
-		 4, p, create_done, r);
+	         "INSERT INTO orgs (name, kind, country, contact) VALUES ($1, $2, $3, $4) "
+	         "RETURNING " ORG_COLUMNS,
+	         4, p, create_done, r);
 }
 
 static void list_done(PGresult *res, void *arg)
@@ -334,7 +335,7 @@ static void list_done(PGresult *res, void *arg)
 static void list_orgs(http_req *r)
 {
 	db_query(r->app->db, "SELECT " ORG_COLUMNS " FROM orgs ORDER BY name", 0, NULL, list_done,
-		 r);
+	         r);
 }
 
 static void get_done(PGresult *res, void *arg)
@@ -363,7 +364,8 @@ static void get_org(http_req *r)
 	}
 	/* The operator reads any organisation; others only their own. */
 	if (r->claims.role != AUTH_ROLE_OPERATOR && strcmp(org, r->claims.org) != 0) {
-		http_reply_error(r, 403, "forbidden", "only the operator reads other organisations");
+		http_reply_error(r, 403, "forbidden",
+		                 "only the operator reads other organisations");
 		return;
 	}
 	const char *p[1] = {org};
@@ -400,21 +402,21 @@ static void disable_org(http_req *r)
 	}
 	if (strcmp(org, "operator") == 0) {
 		http_reply_error(r, 409, "failed_precondition",
-				 "the operator organisation cannot be disabled");
+		                 "the operator organisation cannot be disabled");
 		return;
 	}
 	const char *p[1] = {org};
 	/* Idempotent: disabling a disabled org keeps its first disabled_at. */
 	db_query(r->app->db,
-		 "UPDATE orgs SET disabled = true, disabled_at = coalesce(disabled_at, now()) "
-		 "WHERE name = $1 RETURNING " ORG_COLUMNS,
-		 1, p, disable_done, r);
+	         "UPDATE orgs SET disabled = true, disabled_at = coalesce(disabled_at, now()) "
+	         "WHERE name = $1 RETURNING " ORG_COLUMNS,
+	         1, p, disable_done, r);
 }
 
 const http_route orgs_routes[] = {
-	{"POST", "/v1/orgs", create_org, AUTH_ROLE_OPERATOR},
-	{"GET", "/v1/orgs", list_orgs, AUTH_ROLE_OPERATOR},
-	{"GET", "/v1/orgs/{org}", get_org, AUTH_ROLE_ANY},
-	{"POST", "/v1/orgs/{org}/disable", disable_org, AUTH_ROLE_OPERATOR},
-	{NULL, NULL, NULL, 0},
+        {"POST", "/v1/orgs", create_org, AUTH_ROLE_OPERATOR},
+        {"GET", "/v1/orgs", list_orgs, AUTH_ROLE_OPERATOR},
+        {"GET", "/v1/orgs/{org}", get_org, AUTH_ROLE_ANY},
+        {"POST", "/v1/orgs/{org}/disable", disable_org, AUTH_ROLE_OPERATOR},
+        {NULL, NULL, NULL, 0},
 };

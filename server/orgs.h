@@ -19,7 +19,7 @@ typedef enum orgs_status {
 	ORGS_UNKNOWN,
 	ORGS_DISABLED,
 	ORGS_UNAVAILABLE, /* the database could not be asked */
-	ORGS_PENDING,	  /* the answer will come through the callback */
+	ORGS_PENDING,     /* the answer will come through the callback */
 } orgs_status;
 
 typedef void (*orgs_check_cb)(orgs_status st, void *arg);
@@ -31,7 +31,7 @@ void orgs_cache_free(orgs_cache *c);
 /* Is `org` an existing, enabled organisation? Answers at once from the cache
  * (never ORGS_PENDING then), or returns ORGS_PENDING and calls cb later. */
 orgs_status orgs_check(struct app *app, const char *org, orgs_check_cb cb, void *arg)
-	__attribute__((warn_unused_result));
+        __attribute__((warn_unused_result));
 
 /* true when s is a valid organisation name (lowercase slug, 1-63 bytes). */
 bool orgs_name_valid(const char *s);

@@ -26,7 +26,7 @@
 #define DEFAULT_BINDIR "/usr/lib/postgresql/15/bin"
 
 static void errf(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 static void errf(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -93,8 +93,8 @@ static int run(pgembed *pg, char *const argv[])
 		if (pg->drop_privs) {
 			if (initgroups(pg->user, pg->gid) != 0 || setgid(pg->gid) != 0 ||
 			    setuid(pg->uid) != 0) {
-				dprintf(STDERR_FILENO, "fiduciad: cannot become %s: %s\n",
-					pg->user, strerror(errno));
+				dprintf(STDERR_FILENO, "fiduciad: cannot become %s: %s\n", pg->user,
+				        strerror(errno));
 				_exit(126);
 			}
 		}
@@ -174,9 +174,9 @@ static bool write_conf(pgembed *pg, char *err, size_t errlen)
 		return false;
 	}
 	fprintf(f, "# Written by fiduciad at every start; edits are lost.\n"
-		   "listen_addresses = ''\n"
-		   "unix_socket_permissions = 0700\n"
-		   "unix_socket_directories = '");
+	           "listen_addresses = ''\n"
+	           "unix_socket_permissions = 0700\n"
+	           "unix_socket_directories = '");
 	for (const char *s = pg->sockdir; *s; s++) {
 		if (*s == '\'')
 			fputc('\'', f);
@@ -191,8 +191,8 @@ static bool write_conf(pgembed *pg, char *err, size_t errlen)
 static bool initdb(pgembed *pg, char *err, size_t errlen)
 {
 	char *exe = xasprintf("%s/initdb", pg->bindir);
-	char *argv[] = {exe,	       "-D",	    pg->datadir, "-U",		"fiducia",
-			"--auth=trust", "-E",	    "UTF8",	 "--locale=C", NULL};
+	char *argv[] = {exe,  "-D",   pg->datadir,  "-U", "fiducia", "--auth=trust",
+	                "-E", "UTF8", "--locale=C", NULL};
 	log_info("initdb: creating the embedded PostgreSQL cluster in %s", pg->datadir);
 	int rc = exe ? run(pg, argv) : -1;
 	free(exe);
@@ -224,12 +224,12 @@ static bool pg_ctl(pgembed *pg, const char *verb, char *err, size_t errlen)
 		char *argv[] = {exe, "status", "-s", "-D", pg->datadir, NULL};
 		rc = run(pg, argv);
 	} else if (!strcmp(verb, "start")) {
-		char *argv[] = {exe, "start", "-w", "-t", "60", "-s", "-D", pg->datadir,
-				"-l", pg->logfile, NULL};
+		char *argv[] = {exe,  "start",     "-w", "-t",        "60", "-s",
+		                "-D", pg->datadir, "-l", pg->logfile, NULL};
 		rc = run(pg, argv);
 	} else {
-		char *argv[] = {exe, "stop", "-w", "-t", "60", "-s", "-m", "fast",
-				"-D", pg->datadir, NULL};
+		char *argv[] = {exe,  "stop", "-w", "-t",        "60", "-s",
+		                "-m", "fast", "-D", pg->datadir, NULL};
 		rc = run(pg, argv);
 	}
 	free(exe);
@@ -250,8 +250,7 @@ static bool create_database(pgembed *pg, char *err, size_t errlen)
 	bool ok = false;
 	db_log_notices(c);
 	if (PQstatus(c) != CONNECTION_OK) {
-		errf(err, errlen, "cannot connect to the embedded cluster: %s",
-		     PQerrorMessage(c));
+		errf(err, errlen, "cannot connect to the embedded cluster: %s", PQerrorMessage(c));
 		goto out;
 	}
 	PGresult *r = PQexec(c, "SELECT 1 FROM pg_database WHERE datname = 'fiducia'");
@@ -273,7 +272,7 @@ out:
 }
 
 bool pgembed_start(pgembed *pg, const char *data_dir, const char *bindir, const char *os_user,
-		   char **conninfo_out, char *err, size_t errlen)
+                   char **conninfo_out, char *err, size_t errlen)
 {
 	memset(pg, 0, sizeof *pg);
 	*conninfo_out = NULL;
@@ -292,10 +291,12 @@ bool pgembed_start(pgembed *pg, const char *data_dir, const char *bindir, const 
 		errf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (strlen(pg->sockdir) + sizeof "/.s.PGSQL.5432" > sizeof(((struct sockaddr_un *)0)->sun_path)) {
+	if (strlen(pg->sockdir) + sizeof "/.s.PGSQL.5432" >
+	    sizeof(((struct sockaddr_un *)0)->sun_path)) {
 		errf(err, errlen,
 		     "data folder path is too long for a unix socket (%zu bytes): use a shorter "
-		     "--data-dir", strlen(pg->sockdir));
+		     "--data-dir",
+		     strlen(pg->sockdir));
 		goto fail;
 	}
 	char *initdb_exe = xasprintf("%s/initdb", pg->bindir);
@@ -304,7 +305,8 @@ bool pgembed_start(pgembed *pg, const char *data_dir, const char *bindir, const 
 	if (!have) {
 		errf(err, errlen,
 		     "PostgreSQL server programs not found in %s (install postgresql-15, or set "
-		     "pg_bindir)", pg->bindir);
+		     "pg_bindir)",
+		     pg->bindir);
 		goto fail;
 	}
 	if (geteuid() == 0) {
@@ -312,12 +314,13 @@ bool pgembed_start(pgembed *pg, const char *data_dir, const char *bindir, const 
 		if (!pw) {
 			errf(err, errlen,
 			     "running as root: the embedded cluster needs the unprivileged user "
-			     "\"%s\" (option pg_os_user), which does not exist", os_user);
+			     "\"%s\" (option pg_os_user), which does not exist",
+			     os_user);
 			goto fail;
 		}
 		if (pw->pw_uid == 0) {
-			errf(err, errlen, "option pg_os_user: \"%s\" is root; PostgreSQL refuses it",
-			     os_user);
+			errf(err, errlen,
+			     "option pg_os_user: \"%s\" is root; PostgreSQL refuses it", os_user);
 			goto fail;
 		}
 		pg->drop_privs = true;
@@ -341,7 +344,8 @@ bool pgembed_start(pgembed *pg, const char *data_dir, const char *bindir, const 
 		if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
 			errf(err, errlen,
 			     "user %s cannot reach %s: make the folders above it traversable "
-			     "(chmod o+x) or choose another --data-dir", pg->user, pg->root);
+			     "(chmod o+x) or choose another --data-dir",
+			     pg->user, pg->root);
 			goto fail;
 		}
 	}
@@ -365,8 +369,7 @@ bool pgembed_start(pgembed *pg, const char *data_dir, const char *bindir, const 
 	if (!write_conf(pg, err, errlen))
 		goto fail;
 	if (pg_ctl(pg, "status", NULL, 0)) {
-		log_warn("embedded PostgreSQL in %s was already running; adopting it",
-			 pg->datadir);
+		log_warn("embedded PostgreSQL in %s was already running; adopting it", pg->datadir);
 	} else if (!pg_ctl(pg, "start", err, errlen)) {
 		goto fail;
 	}

@@ -13,10 +13,10 @@
 #include <sys/types.h>
 
 typedef struct pgembed {
-	char *root;	/* DATA_DIR/pg */
-	char *datadir;	/* DATA_DIR/pg/data */
-	char *sockdir;	/* DATA_DIR/pg/run */
-	char *logfile;	/* DATA_DIR/pg/postgresql.log */
+	char *root;    /* DATA_DIR/pg */
+	char *datadir; /* DATA_DIR/pg/data */
+	char *sockdir; /* DATA_DIR/pg/run */
+	char *logfile; /* DATA_DIR/pg/postgresql.log */
 	char *bindir;
 	bool drop_privs;
 	uid_t uid;
@@ -33,7 +33,8 @@ typedef struct pgembed {
  * the tail of the server log when PostgreSQL said why).
  */
 bool pgembed_start(pgembed *pg, const char *data_dir, const char *bindir, const char *os_user,
-		   char **conninfo_out, char *err, size_t errlen) __attribute__((warn_unused_result));
+                   char **conninfo_out, char *err, size_t errlen)
+        __attribute__((warn_unused_result));
 
 /* pg_ctl stop -m fast, waiting for it; frees everything. Safe to call twice. */
 void pgembed_stop(pgembed *pg);

@@ -126,7 +126,7 @@ static void test_queueing_beyond_pool_size(void)
 	struct qstate q = {0};
 	for (int i = 0; i < 50; i++)
 		db_query(p, "SELECT pg_sleep(0.001), $1::int", 1, (const char *[]){"7"}, count_cb,
-			 &q);
+		         &q);
 	bool all = false;
 	for (int i = 0; i < 1000 && q.done < 50; i++)
 		loop_for_ms(10);
@@ -219,7 +219,7 @@ static void test_pipeline_isolates_errors(void)
 			db_query(p, "SELEKT nonsense", 0, NULL, slot_cb, &sl[i]);
 		else if (i == 30 || i == 31)
 			db_query(p, "INSERT INTO t_pipe VALUES (7) RETURNING k", 0, NULL, slot_cb,
-				 &sl[i]);
+			         &sl[i]);
 		else
 			db_query(p, "SELECT $1::int * 2", 1, prm, slot_cb, &sl[i]);
 	}
@@ -301,7 +301,7 @@ static void test_recovers_from_killed_backends(void)
 	db_pool *p = new_pool(3, 2000);
 	/* Kill every backend of the pool behind its back. */
 	CHECK(count_rows("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-			 "WHERE application_name = 'fiduciad'") == 3);
+	                 "WHERE application_name = 'fiduciad'") == 3);
 	/* Idle connections notice the EOF and reconnect by themselves. */
 	struct qstate q = {0};
 	for (int i = 0; i < 200; i++) {
@@ -404,7 +404,7 @@ static void test_listen_notify(void)
 	CHECK_STR_EQ(l.payload, "hello");
 	/* Lose the listener: down is reported, then it comes back by itself. */
 	exec_sync("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-		  "WHERE query LIKE 'LISTEN%'");
+	          "WHERE query LIKE 'LISTEN%'");
 	for (int i = 0; i < 300 && l.ups < 2; i++)
 		loop_for_ms(10);
 	CHECK(l.downs == 1);
@@ -426,14 +426,14 @@ int main(void)
 	log_min_level = LOG_LEVEL_ERROR;
 	base = event_base_new();
 	static const tu_case cases[] = {
-		TU_CASE(test_migrations_apply_once_concurrently),
-		TU_CASE(test_queueing_beyond_pool_size),
-		TU_CASE(test_acquire_timeout),
-		TU_CASE(test_release_rolls_back),
-		TU_CASE(test_pipeline_isolates_errors),
-		TU_CASE(test_recovers_from_killed_backends),
-		TU_CASE(test_listen_notify),
-		TU_CASE(test_server_restart),
+	        TU_CASE(test_migrations_apply_once_concurrently),
+	        TU_CASE(test_queueing_beyond_pool_size),
+	        TU_CASE(test_acquire_timeout),
+	        TU_CASE(test_release_rolls_back),
+	        TU_CASE(test_pipeline_isolates_errors),
+	        TU_CASE(test_recovers_from_killed_backends),
+	        TU_CASE(test_listen_notify),
+	        TU_CASE(test_server_restart),
 	};
 	int rc = tu_run(cases, sizeof cases / sizeof cases[0]);
 	event_base_free(base);

@@ -40,15 +40,15 @@ static void test_defaults(void)
 static void test_file_and_flags(void)
 {
 	const char *path = write_tmp("ok.conf", "# a comment\n"
-						"listen = 0.0.0.0:9000\n"
-						"db_pool_size = 16   # trailing comment\n"
-						"audience = \"fiducia # not a comment\"\n"
-						"issuer = a ES256 /k/a.pem\n"
-						"issuer = b RS256 /k/b.pem\n"
-						"\n"
-						"data_dir = /var/lib/fiducia\n");
-	char *argv[] = {"fiduciad", "--config", (char *)path, "--listen", "[::1]:7000",
-			"--set", "db_pool_size=4", NULL};
+	                                        "listen = 0.0.0.0:9000\n"
+	                                        "db_pool_size = 16   # trailing comment\n"
+	                                        "audience = \"fiducia # not a comment\"\n"
+	                                        "issuer = a ES256 /k/a.pem\n"
+	                                        "issuer = b RS256 /k/b.pem\n"
+	                                        "\n"
+	                                        "data_dir = /var/lib/fiducia\n");
+	char *argv[] = {"fiduciad",   "--config", (char *)path,     "--listen",
+	                "[::1]:7000", "--set",    "db_pool_size=4", NULL};
 	config c;
 	char err[256] = "";
 	config_init(&c);
@@ -80,7 +80,8 @@ static void test_bad_file(void)
 {
 	expect_file_error("nonsense = 1\n", "unknown option \"nonsense\"");
 	expect_file_error("listen\n", "bad.conf:1: expected \"name = value\"");
-	expect_file_error("\n\ndb_pool_size = many\n", "bad.conf:3: option db_pool_size: \"many\" is not an integer");
+	expect_file_error("\n\ndb_pool_size = many\n",
+	                  "bad.conf:3: option db_pool_size: \"many\" is not an integer");
 	expect_file_error("db_pool_size = 0\n", "option db_pool_size: 0 is outside [1, 256]");
 	expect_file_error("db_pool_size = 99999999999999999999\n", "is not an integer");
 	expect_file_error("production = maybe\n", "option production: \"maybe\" is not a boolean");
@@ -139,17 +140,17 @@ static void test_production_rules(void)
 	char err[256];
 	CHECK(parse((char *[]){"fiduciad", "--production", NULL}, err, sizeof err) == CONFIG_ERROR);
 	CHECK_CONTAINS(err, "database_url is required");
-	CHECK(parse((char *[]){"fiduciad", "--production", "--set", "database_url=host=/x",
-			       "--set", "issuer=a ES256 /a.pem", "--set", "allow_hs256=true", NULL},
-		    err, sizeof err) == CONFIG_ERROR);
+	CHECK(parse((char *[]){"fiduciad", "--production", "--set", "database_url=host=/x", "--set",
+	                       "issuer=a ES256 /a.pem", "--set", "allow_hs256=true", NULL},
+	            err, sizeof err) == CONFIG_ERROR);
 	CHECK_CONTAINS(err, "allow_hs256 is refused");
 	CHECK(parse((char *[]){"fiduciad", "--production", "--set", "database_url=host=/x", NULL},
-		    err, sizeof err) == CONFIG_ERROR);
+	            err, sizeof err) == CONFIG_ERROR);
 	CHECK_CONTAINS(err, "issuer");
 	config c;
 	config_init(&c);
-	char *argv[] = {"fiduciad", "--production", "--set", "database_url=host=/x", "--set",
-			"issuer=a ES256 /a.pem", NULL};
+	char *argv[] = {"fiduciad", "--production",          "--set", "database_url=host=/x",
+	                "--set",    "issuer=a ES256 /a.pem", NULL};
 	CHECK(config_parse_args(&c, 6, argv, err, sizeof err) == CONFIG_RUN);
 	CHECK(!c.dev_issuer); /* never trusted in production */
 	config_free(&c);
@@ -177,12 +178,9 @@ int main(void)
 	if (!mkdtemp(tmpdir))
 		return 1;
 	static const tu_case cases[] = {
-		TU_CASE(test_defaults),
-		TU_CASE(test_file_and_flags),
-		TU_CASE(test_bad_file),
-		TU_CASE(test_bad_flags),
-		TU_CASE(test_production_rules),
-		TU_CASE(test_readme_documents_every_option),
+	        TU_CASE(test_defaults),         TU_CASE(test_file_and_flags),
+	        TU_CASE(test_bad_file),         TU_CASE(test_bad_flags),
+	        TU_CASE(test_production_rules), TU_CASE(test_readme_documents_every_option),
 	};
 	int rc = tu_run(cases, sizeof cases / sizeof cases[0]);
 	char cmd[600];

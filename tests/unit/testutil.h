@@ -25,9 +25,10 @@ static int tu_cases_passed, tu_cases_failed;
 	do {                                                                                       \
 		const char *tu_a = (a), *tu_b = (b);                                               \
 		if (!tu_a || !tu_b || strcmp(tu_a, tu_b) != 0) {                                   \
-			fprintf(stderr, "%s:%d: CHECK_STR_EQ failed: %s == %s (\"%s\" vs \"%s\")\n",  \
-				__FILE__, __LINE__, #a, #b, tu_a ? tu_a : "(null)",                \
-				tu_b ? tu_b : "(null)");                                           \
+			fprintf(stderr,                                                            \
+			        "%s:%d: CHECK_STR_EQ failed: %s == %s (\"%s\" vs \"%s\")\n",       \
+			        __FILE__, __LINE__, #a, #b, tu_a ? tu_a : "(null)",                \
+			        tu_b ? tu_b : "(null)");                                           \
 			tu_checks_failed++;                                                        \
 		}                                                                                  \
 	} while (0)
@@ -36,8 +37,8 @@ static int tu_cases_passed, tu_cases_failed;
 	do {                                                                                       \
 		const char *tu_h = (hay), *tu_n = (needle);                                        \
 		if (!tu_h || !strstr(tu_h, tu_n)) {                                                \
-			fprintf(stderr, "%s:%d: \"%s\" does not contain \"%s\"\n", __FILE__,        \
-				__LINE__, tu_h ? tu_h : "(null)", tu_n);                           \
+			fprintf(stderr, "%s:%d: \"%s\" does not contain \"%s\"\n", __FILE__,       \
+			        __LINE__, tu_h ? tu_h : "(null)", tu_n);                           \
 			tu_checks_failed++;                                                        \
 		}                                                                                  \
 	} while (0)
@@ -47,7 +48,10 @@ typedef struct tu_case {
 	void (*fn)(void);
 } tu_case;
 
-#define TU_CASE(f) {#f, f}
+#define TU_CASE(f)                                                                                 \
+	{                                                                                          \
+#f, f                                                                              \
+	}
 
 static inline int tu_run(const tu_case *cases, size_t n)
 {
