@@ -51,6 +51,19 @@ req GET /v1/whoami "$T"; expect_status 200 "configured ES256 issuer is trusted"
 expect_json .issuer corp-idp "issuer name"
 check "the external database holds the schema" test "$(psql "$PG_URL" -tAc 'select count(*) from orgs')" = 1
 
+# Oversized bodies: 413 with an Error message naming the limit; nothing written.
+fd_start small --set "database_url=$PG_URL" --set max_body_size=2048 --set dev_issuer=true || fd_finish
+OPS=$(fd_token operator operator)
+pad=$(head -c 3000 /dev/zero | tr '\0' x)
+req POST /v1/orgs "$OPS" "{\"name\":\"big\",\"kind\":\"HOLDER\",\"contact\":\"$pad\"}"
+expect_status 413 "a body over max_body_size"
+expect_json '.message | contains("max_body_size")' true "413 names the limit"
+head -c 200000 /dev/zero | tr '\0' x >"$FD_TMP/huge"
+STATUS=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$URL/v1/orgs" -H "Authorization: Bearer $OPS" \
+	-H 'Content-Type: application/json' --data-binary @"$FD_TMP/huge")
+expect_status 413 "a body far over the limit is refused by the transport"
+check "no oversized org was written" test "$(psql "$PG_URL" -tAc "select count(*) from orgs where name='big'")" = 0
+
 # HS256 only when explicitly allowed.
 head -c 48 /dev/urandom >"$FD_TMP/hs.secret"
 err=$("$FIDUCIAD" --data-dir "$FD_TMP/hs" --listen 127.0.0.1:0 --set "database_url=$PG_URL" \
