@@ -4,6 +4,7 @@
  * cli_call, the one way a command calls the API and reports failure.
  */
 #include "cli.h"
+#include "fiducia_names.h"
 #include "output.h"
 
 #include <errno.h>
@@ -193,17 +194,7 @@ int cli_args_parse(const struct cli_ctx *ctx, int argc, char **argv, const struc
 
 bool cli_slug_valid(const char *s)
 {
-	size_t n = strlen(s);
-	if (n < 1 || n > 63)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		          (c == '-' && i > 0 && i < n - 1);
-		if (!ok)
-			return false;
-	}
-	return true;
+	return fiducia_slug_valid(s, strlen(s));
 }
 
 /* A JWT in compact form: three base64url parts separated by '.'. */

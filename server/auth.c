@@ -5,6 +5,7 @@
  * the signature, and every claim is checked here. Verified claims are cached.
  */
 #include "auth.h"
+#include "fiducia_names.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -573,17 +574,6 @@ static bool audience_ok(json_t *aud, const char *want)
 	return found;
 }
 
-/* ^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$ */
-static bool org_slug_ok(const char *s, size_t n)
-{
-	if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-			return false;
-	return true;
-}
-
 /* Every claim check that libjwt does not do; the signature has been verified already. */
 static __attribute__((warn_unused_result)) auth_status
 check_claims(const auth_verifier *v, const struct auth_issuer *is, json_t *body, int64_t now,
@@ -619,7 +609,8 @@ check_claims(const auth_verifier *v, const struct auth_issuer *is, json_t *body,
 		return AUTH_ERR_AUDIENCE;
 	}
 	j = json_object_get(body, "org");
-	if (!json_is_string(j) || !org_slug_ok(json_string_value(j), json_string_length(j))) {
+	if (!json_is_string(j) ||
+	    !fiducia_slug_valid(json_string_value(j), json_string_length(j))) {
 		set_why(why, whylen, "token has no valid org");
 		return AUTH_ERR_CLAIMS;
 	}

@@ -307,6 +307,16 @@ static uint64_t sql_hash(const char *s)
 	return h;
 }
 
+/* Index of sql among c's prepared statements (its name is "s<index>"), or -1. */
+static int find_stmt(const db_conn *c, const char *sql)
+{
+	uint64_t h = sql_hash(sql);
+	for (int i = 0; i < c->nstmts; i++)
+		if (c->stmts[i].hash == h && strcmp(c->stmts[i].sql, sql) == 0)
+			return i;
+	return -1;
+}
+
 static void conn_close(db_conn *c)
 {
 	if (c->ev) {
@@ -842,13 +852,7 @@ void db_conn_query(db_conn *c, const char *sql, int nparams, const char *const *
 	conn_set_state(c, DB_CONN_BUSY);
 	c->qcb = cb;
 	c->qarg = arg;
-	uint64_t h = sql_hash(sql);
-	int found = -1;
-	for (int i = 0; i < c->nstmts; i++)
-		if (c->stmts[i].hash == h && strcmp(c->stmts[i].sql, sql) == 0) {
-			found = i;
-			break;
-		}
+	int found = find_stmt(c, sql);
 	bool sent;
 	if (found >= 0) {
 		char name[16];
@@ -959,13 +963,7 @@ static void oneshot_conn(db_conn *c, void *arg)
 static void pipeline_send(db_conn *c, const char *sql, int nparams, const char *const *params,
                           db_result_cb cb, void *arg)
 {
-	uint64_t h = sql_hash(sql);
-	int found = -1, stmt = -1;
-	for (int i = 0; i < c->nstmts; i++)
-		if (c->stmts[i].hash == h && strcmp(c->stmts[i].sql, sql) == 0) {
-			found = i;
-			break;
-		}
+	int found = find_stmt(c, sql), stmt = -1;
 	char name[16];
 	bool sent = true;
 	if (found < 0 && c->nstmts < MAX_PREPARED) {
@@ -974,7 +972,7 @@ static void pipeline_send(db_conn *c, const char *sql, int nparams, const char *
 		if (!copy)
 			abort();
 		found = stmt = c->nstmts;
-		c->stmts[c->nstmts].hash = h;
+		c->stmts[c->nstmts].hash = sql_hash(sql);
 		c->stmts[c->nstmts].sql = copy;
 		c->nstmts++;
 		snprintf(name, sizeof name, "s%d", found);

@@ -8,6 +8,7 @@
 #include "orgs.h"
 #include "app.h"
 #include "db.h"
+#include "fiducia_names.h"
 #include "log.h"
 #include "fiducia/v1/orgs.pb-c.h"
 
@@ -35,17 +36,7 @@ struct orgs_cache {
 
 bool orgs_name_valid(const char *s)
 {
-	size_t n = strlen(s);
-	if (n < 1 || n > 63)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		          (c == '-' && i > 0 && i < n - 1);
-		if (!ok)
-			return false;
-	}
-	return true;
+	return fiducia_slug_valid(s, strlen(s));
 }
 
 static size_t slot_of(const char *name)

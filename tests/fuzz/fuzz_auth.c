@@ -57,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	if (st == AUTH_OK) {
 		if (FZ_NOW > c.exp + 30 || auth_role_parse(auth_role_name(c.role)) != c.role ||
-		    c.role == AUTH_ROLE_NONE || !org_slug_ok(c.org, strlen(c.org)) ||
+		    c.role == AUTH_ROLE_NONE || !fiducia_slug_valid(c.org, strlen(c.org)) ||
 		    !find_issuer(fz_v, c.issuer, strlen(c.issuer)))
 			abort();
 	}
