@@ -234,9 +234,18 @@ bool config_load_file(config *c, const char *path, char *err, size_t errlen)
 		}
 		*eq = '\0';
 		char *name = trim(s), *value = trim(eq + 1);
-		size_t vl = strlen(value);
-		if (vl >= 2 && value[0] == '"' && value[vl - 1] == '"') {
-			value[vl - 1] = '\0';
+		if (value[0] == '"') {
+			/* "quoted": anything up to the closing quote, then only a comment */
+			char *close = strchr(value + 1, '"');
+			char *rest = close ? close + 1 : NULL;
+			while (rest && (*rest == ' ' || *rest == '\t'))
+				rest++;
+			if (!close || (*rest && *rest != '#')) {
+				errf(err, errlen, "%s:%d: unterminated quote or text after it",
+				     path, lineno);
+				goto fail;
+			}
+			*close = '\0';
 			value++;
 		} else {
 			char *hash = strstr(value, " #");

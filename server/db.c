@@ -16,11 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RECONNECT_MIN_MS  100
-#define MAX_PREPARED      64 /* statements prepared per connection */
-#define PIPELINE_DEPTH    16 /* one-shot queries in flight on one connection */
-#define RECONNECT_MAX_MS  2000
-#define CONNECT_TIMEOUT_S 10
+#define RECONNECT_MIN_MS   100
+#define MAX_PREPARED       64    /* statements prepared per connection */
+#define PIPELINE_DEPTH     16    /* one-shot queries in flight on one connection */
+#define DEADLINE_MARGIN_MS 10000 /* beyond statement_timeout, before giving up */
+#define RECONNECT_MAX_MS   2000
+#define CONNECT_TIMEOUT_S  10
 
 typedef enum db_conn_state {
 	DB_CONN_DOWN,       /* waiting for the reconnect timer */
@@ -127,6 +128,8 @@ static void conn_start(db_conn *c);
 static void conn_arm(db_conn *c, short what);
 static void conn_lost(db_conn *c, const char *why);
 static void conn_became_idle(db_conn *c);
+static void deadline_arm(db_conn *c);
+static void deadline_clear(db_conn *c);
 static void flush_cb(evutil_socket_t fd, short what, void *arg);
 
 static bool transition_ok(db_conn_state from, db_conn_state to)
@@ -336,14 +339,43 @@ static void conn_close(db_conn *c)
 	fail_pipeline(c);
 }
 
+/* One timer per connection: the reconnect backoff while DOWN, the connect
+ * timeout while CONNECTING, and while a statement is in flight the deadline
+ * past which the server is presumed gone (a crashed host or a partition
+ * gives no EOF; statement_timeout is enforced by that same server). */
 static void reconnect_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	db_conn *c = arg;
-	if (c->state == DB_CONN_CONNECTING) {
+	switch (c->state) {
+	case DB_CONN_DOWN:
+		conn_start(c);
+		return;
+	case DB_CONN_CONNECTING:
 		conn_lost(c, "connect timed out");
 		return;
+	case DB_CONN_SETUP:
+	case DB_CONN_BUSY:
+	case DB_CONN_RESETTING:
+	case DB_CONN_PIPELINE:
+		conn_lost(c, "no answer from PostgreSQL in time; presuming the connection dead");
+		return;
+	default:
+		return;
 	}
-	conn_start(c);
+}
+
+/* (Re)start the in-flight deadline: statement_timeout plus a margin. */
+static void deadline_arm(db_conn *c)
+{
+	int ms = c->pool->statement_timeout_ms > 0 ? c->pool->statement_timeout_ms : 600000;
+	ms += DEADLINE_MARGIN_MS;
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	evtimer_add(c->timer, &tv);
+}
+
+static void deadline_clear(db_conn *c)
+{
+	evtimer_del(c->timer);
 }
 
 static void schedule_reconnect(db_conn *c)
@@ -428,6 +460,7 @@ static void send_setup(db_conn *c)
 		         "SET application_name = 'fiduciad'; SET statement_timeout = %d",
 		         c->pool->statement_timeout_ms);
 	conn_set_state(c, DB_CONN_SETUP);
+	deadline_arm(c);
 	if (!PQsendQuery(c->pg, sql)) {
 		conn_lost(c, PQerrorMessage(c->pg));
 		return;
@@ -445,7 +478,13 @@ static void conn_start(db_conn *c)
 	conn_close(c);
 	conn_set_state(c, DB_CONN_CONNECTING);
 	c->broken = false;
-	c->pg = PQconnectStart(c->pool->conninfo);
+	/* TCP keepalives first, so that the operator's conninfo (expanded
+	 * last) can override them: a dead peer is noticed within a minute. */
+	static const char *const keys[] = {
+	        "keepalives",       "keepalives_idle", "keepalives_interval",
+	        "keepalives_count", "dbname",          NULL};
+	const char *vals[] = {"1", "30", "10", "3", c->pool->conninfo, NULL};
+	c->pg = PQconnectStartParams(keys, vals, 1);
 	db_log_notices(c->pg);
 	if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
 		conn_lost(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
@@ -582,6 +621,7 @@ static void pipeline_event(db_conn *c, short what)
 		return;
 	}
 	if (!c->pipe_head) {
+		deadline_clear(c);
 		if (PQexitPipelineMode(c->pg) != 1) {
 			conn_lost(c, "cannot leave pipeline mode");
 			return;
@@ -645,6 +685,7 @@ static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
 	}
 
 	/* A statement completed. */
+	deadline_clear(c);
 	PGresult *res = c->last;
 	c->last = NULL;
 	if (c->state == DB_CONN_SETUP) {
@@ -689,11 +730,13 @@ static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
 			                                (const char *const *)c->pend_params, NULL,
 			                                NULL, 0);
 			clear_pending(c);
-			if (!sent || PQflush(c->pg) < 0) {
+			int f = sent ? PQflush(c->pg) : -1;
+			if (f < 0) {
 				conn_lost(c, PQerrorMessage(c->pg));
 				return;
 			}
-			conn_arm(c, EV_READ);
+			deadline_arm(c);
+			conn_arm(c, EV_READ | (f ? EV_WRITE : 0));
 			return;
 		}
 		/* A statement PostgreSQL cannot prepare: its error is the answer. */
@@ -720,6 +763,7 @@ static void conn_became_idle(db_conn *c)
 	if (p->wait_head) {
 		struct waiter *w = p->wait_head;
 		waiter_unlink(p, w);
+		conn_arm(c, EV_READ);
 		conn_set_state(c, DB_CONN_HELD);
 		p->st.acquired++;
 		defer_conn(p, w->cb, w->arg, c);
@@ -850,6 +894,7 @@ void db_conn_query(db_conn *c, const char *sql, int nparams, const char *const *
 		return;
 	}
 	conn_set_state(c, DB_CONN_BUSY);
+	deadline_arm(c);
 	c->qcb = cb;
 	c->qarg = arg;
 	int found = find_stmt(c, sql);
@@ -904,15 +949,20 @@ void db_release(db_conn *c)
 	PGTransactionStatusType ts = PQtransactionStatus(c->pg);
 	if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
 		conn_set_state(c, DB_CONN_RESETTING);
-		if (!PQsendQuery(c->pg, "ROLLBACK") || PQflush(c->pg) < 0) {
+		int f = PQsendQuery(c->pg, "ROLLBACK") ? PQflush(c->pg) : -1;
+		if (f < 0) {
 			conn_lost(c, PQerrorMessage(c->pg));
 			return;
 		}
-		conn_arm(c, EV_READ);
+		deadline_arm(c);
+		conn_arm(c, EV_READ | (f ? EV_WRITE : 0));
 		return;
 	}
 	if (ts != PQTRANS_IDLE) {
-		conn_lost(c, "released in an unknown transaction state");
+		/* Lost protocol sync, or a query still running: start afresh. */
+		log_warn("db conn %d: released in an unknown transaction state", c->index);
+		c->broken = true;
+		db_release(c);
 		return;
 	}
 	conn_became_idle(c);
@@ -1005,6 +1055,7 @@ static void pipeline_send(db_conn *c, const char *sql, int nparams, const char *
 	 * the iteration pipelines: one write and one wake-up for the batch. */
 	c->need_flush = true;
 	event_active(c->pool->flush, EV_TIMEOUT, 0);
+	deadline_arm(c);
 }
 
 static void flush_cb(evutil_socket_t fd, short what, void *arg)

@@ -253,10 +253,8 @@ static void finish(http_req *r, int status, const char *ctype, struct evbuffer *
 void http_on_complete(http_req *r, void (*fn)(void *), void *ptr)
 {
 	struct http_cleanup *c = malloc(sizeof *c);
-	if (!c) {
-		fn(ptr); /* cannot defer: release now rather than leak */
-		return;
-	}
+	if (!c)
+		abort(); /* out of memory in the loop, like the rest of it */
 	c->fn = fn;
 	c->ptr = ptr;
 	c->next = r->cleanups;
@@ -754,9 +752,10 @@ http_server *http_server_new(struct app *app, const http_route *const *tables, c
 	s->http = evhttp_new(app->base);
 	if (!s->http)
 		goto fail;
-	/* evhttp refuses far larger bodies itself (with its own 413 page); up
-	 * to twice the limit we read them and answer with an Error message. */
-	evhttp_set_max_body_size(s->http, (ev_ssize_t)(cfg->max_body_size * 2));
+	/* evhttp refuses larger bodies itself, before authentication (with its
+	 * own 413 page and no Error message: libevent 2.1 has no hook for it);
+	 * a little slack lets us answer bodies just over the limit properly. */
+	evhttp_set_max_body_size(s->http, (ev_ssize_t)(cfg->max_body_size + 65536));
 	evhttp_set_max_headers_size(s->http, 64 * 1024);
 	evhttp_set_timeout(s->http, (int)cfg->http_timeout);
 	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |

@@ -44,9 +44,12 @@ static bool prepare_database(const char *conninfo, char *err, size_t errlen)
 		c = PQconnectdb(conninfo);
 		if (PQstatus(c) == CONNECTION_OK)
 			break;
-		if (attempt == 0)
-			log_warn("database not reachable yet (%s); retrying for 30 s",
-			         strtok(PQerrorMessage(c), "\n"));
+		if (attempt == 0) {
+			char why[256];
+			snprintf(why, sizeof why, "%s", PQerrorMessage(c));
+			why[strcspn(why, "\n")] = '\0';
+			log_warn("database not reachable yet (%s); retrying for 30 s", why);
+		}
 		PQfinish(c);
 		c = NULL;
 		sleep(1);

@@ -20,10 +20,16 @@
 
 #define CACHE_SLOTS 4096 /* power of two */
 
+/* Belt and braces: even while the listener is up, an entry is trusted for
+ * at most this long (a half-open listener connection loses notices until
+ * TCP keepalives find it dead). */
+#define CACHE_MAX_AGE_S 30
+
 struct cache_entry {
 	char name[64];
 	bool used;
 	bool disabled;
+	time_t at;
 };
 
 struct orgs_cache {
@@ -68,6 +74,7 @@ static void cache_put(orgs_cache *c, const char *name, bool disabled)
 	struct cache_entry *e = &c->slots[slot_of(name)];
 	snprintf(e->name, sizeof e->name, "%s", name);
 	e->disabled = disabled;
+	e->at = time(NULL);
 	e->used = true;
 }
 
@@ -140,7 +147,7 @@ orgs_status orgs_check(struct app *app, const char *org, orgs_check_cb cb, void 
 		return ORGS_UNKNOWN;
 	if (c->trusted) {
 		struct cache_entry *e = &c->slots[slot_of(org)];
-		if (e->used && strcmp(e->name, org) == 0) {
+		if (e->used && strcmp(e->name, org) == 0 && time(NULL) - e->at < CACHE_MAX_AGE_S) {
 			c->hits++;
 			return e->disabled ? ORGS_DISABLED : ORGS_OK;
 		}

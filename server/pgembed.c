@@ -68,37 +68,61 @@ static char *find_bindir(void)
 	return strdup(DEFAULT_BINDIR);
 }
 
-/* Run argv[0] (a path) with output appended to pg->logfile, as the cluster's
- * user; returns its exit status (or -1). */
+/* In a child: become the cluster's user (when we are root). Everything
+ * inside DATA_DIR/pg belongs to that user, so every file operation there
+ * runs as it: a symlink planted by that user can then reach nothing the
+ * user could not reach anyway. */
+static bool become_pg_user(const pgembed *pg)
+{
+	if (!pg->drop_privs)
+		return true;
+	return initgroups(pg->user, pg->gid) == 0 && setgid(pg->gid) == 0 && setuid(pg->uid) == 0 &&
+	       setuid(0) != 0;
+}
+
+static int wait_child(pid_t pid)
+{
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Run fn(pg, arg) in a child as the cluster's user; its return is the
+ * exit status (0 = success). */
+static int as_pg(pgembed *pg, int (*fn)(pgembed *, void *), void *arg)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		if (!become_pg_user(pg))
+			_exit(126);
+		umask(077);
+		_exit(fn(pg, arg));
+	}
+	return wait_child(pid);
+}
+
+/* Run argv[0] (a path) as the cluster's user with output appended to
+ * pg->logfile; returns its exit status (or -1). */
 static int run(pgembed *pg, char *const argv[])
 {
-	int fd = open(pg->logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -1;
-	if (pg->drop_privs && fchown(fd, pg->uid, pg->gid) != 0) {
-		close(fd);
-		return -1;
-	}
 	pid_t pid = fork();
-	if (pid < 0) {
-		close(fd);
+	if (pid < 0)
 		return -1;
-	}
 	if (pid == 0) {
+		if (!become_pg_user(pg))
+			_exit(126);
+		umask(077);
+		int fd = open(pg->logfile, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0600);
 		int devnull = open("/dev/null", O_RDONLY);
-		if (devnull >= 0)
-			dup2(devnull, STDIN_FILENO);
+		if (fd < 0 || devnull < 0)
+			_exit(125);
+		dup2(devnull, STDIN_FILENO);
 		dup2(fd, STDOUT_FILENO);
 		dup2(fd, STDERR_FILENO);
-		if (pg->drop_privs) {
-			if (initgroups(pg->user, pg->gid) != 0 || setgid(pg->gid) != 0 ||
-			    setuid(pg->uid) != 0) {
-				dprintf(STDERR_FILENO, "fiduciad: cannot become %s: %s\n", pg->user,
-				        strerror(errno));
-				_exit(126);
-			}
-		}
-		umask(077);
 		unsetenv("PGDATA");
 		unsetenv("PGHOST");
 		unsetenv("PGPORT");
@@ -107,21 +131,25 @@ static int run(pgembed *pg, char *const argv[])
 		dprintf(STDERR_FILENO, "fiduciad: cannot run %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
-	close(fd);
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return wait_child(pid);
 }
 
 /* The last few lines of the cluster log, for error messages. */
 static void log_tail(const pgembed *pg, char *out, size_t outlen)
 {
 	out[0] = '\0';
-	FILE *f = fopen(pg->logfile, "r");
-	if (!f)
+	int fd = open(pg->logfile, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		if (fd >= 0)
+			close(fd);
 		return;
+	}
+	FILE *f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return;
+	}
 	char buf[1024];
 	long sz;
 	if (fseek(f, 0, SEEK_END) == 0 && (sz = ftell(f)) > 0) {
@@ -145,47 +173,52 @@ static void log_tail(const pgembed *pg, char *out, size_t outlen)
 	fclose(f);
 }
 
-static bool ensure_dir(const char *path, mode_t mode, char *err, size_t errlen)
+/* As the cluster's user: the log file and the socket folder. */
+static int make_layout(pgembed *pg, void *arg)
 {
-	if (mkdir(path, mode) == 0 || errno == EEXIST)
-		return true;
-	errf(err, errlen, "cannot create %s: %s", path, strerror(errno));
-	return false;
+	if (access(pg->root, R_OK | W_OK | X_OK) != 0)
+		return 3;
+	int fd = open(pg->logfile, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return 1;
+	close(fd);
+	if (mkdir(pg->sockdir, 0700) != 0 && errno != EEXIST)
+		return 2;
+	return 0;
 }
 
-static bool chown_to(pgembed *pg, const char *path, char *err, size_t errlen)
-{
-	if (pg->drop_privs && chown(path, pg->uid, pg->gid) != 0) {
-		errf(err, errlen, "cannot give %s to %s: %s", path, pg->user, strerror(errno));
-		return false;
-	}
-	return true;
-}
-
-/* Written at every start, so that moving the data folder keeps working. */
-static bool write_conf(pgembed *pg, char *err, size_t errlen)
+/* As the cluster's user: our settings, written at every start so that
+ * moving the data folder keeps working. */
+static int write_conf(pgembed *pg, void *arg)
 {
 	char *path = xasprintf("%s/fiducia.conf", pg->datadir);
 	FILE *f = path ? fopen(path, "w") : NULL;
-	if (!f) {
-		errf(err, errlen, "cannot write %s: %s", path ? path : "fiducia.conf",
-		     strerror(errno));
-		free(path);
-		return false;
-	}
+	free(path);
+	if (!f)
+		return 1;
 	fprintf(f, "# Written by fiduciad at every start; edits are lost.\n"
 	           "listen_addresses = ''\n"
 	           "unix_socket_permissions = 0700\n"
 	           "unix_socket_directories = '");
-	for (const char *s = pg->sockdir; *s; s++) {
-		if (*s == '\'')
+	for (const char *p = pg->sockdir; *p; p++) {
+		if (*p == '\'')
 			fputc('\'', f);
-		fputc(*s, f);
+		fputc(*p, f);
 	}
 	fprintf(f, "'\n");
-	bool ok = fclose(f) == 0 && chown_to(pg, path, err, errlen);
-	free(path);
-	return ok;
+	return fclose(f) == 0 ? 0 : 1;
+}
+
+/* As the cluster's user, once after initdb: include our settings file. */
+static int include_conf(pgembed *pg, void *arg)
+{
+	char *conf = xasprintf("%s/postgresql.conf", pg->datadir);
+	FILE *f = conf ? fopen(conf, "a") : NULL;
+	free(conf);
+	if (!f)
+		return 1;
+	bool ok = fputs("\ninclude_if_exists = 'fiducia.conf'\n", f) >= 0;
+	return fclose(f) == 0 && ok ? 0 : 1;
 }
 
 static bool initdb(pgembed *pg, char *err, size_t errlen)
@@ -202,17 +235,10 @@ static bool initdb(pgembed *pg, char *err, size_t errlen)
 		errf(err, errlen, "initdb failed (exit %d): %s", rc, tail);
 		return false;
 	}
-	/* Include our settings file from postgresql.conf, once. */
-	char *conf = xasprintf("%s/postgresql.conf", pg->datadir);
-	FILE *f = conf ? fopen(conf, "a") : NULL;
-	free(conf);
-	if (!f || fputs("\ninclude_if_exists = 'fiducia.conf'\n", f) < 0) {
-		if (f)
-			fclose(f);
-		errf(err, errlen, "cannot extend postgresql.conf");
+	if (as_pg(pg, include_conf, NULL) != 0) {
+		errf(err, errlen, "cannot extend %s/postgresql.conf", pg->datadir);
 		return false;
 	}
-	fclose(f);
 	return true;
 }
 
@@ -330,44 +356,44 @@ bool pgembed_start(pgembed *pg, const char *data_dir, const char *bindir, const 
 		if (!pg->user)
 			goto fail;
 	}
-	if (!ensure_dir(pg->root, 0700, err, errlen) || !chown_to(pg, pg->root, err, errlen))
+	/* DATA_DIR/pg: made by us (DATA_DIR is ours), then given to the
+	 * cluster's user without following links. */
+	if (mkdir(pg->root, 0700) != 0 && errno != EEXIST) {
+		errf(err, errlen, "cannot create %s: %s", pg->root, strerror(errno));
 		goto fail;
+	}
 	if (pg->drop_privs) {
-		/* The cluster's user must be able to reach DATA_DIR/pg. */
-		pid_t pid = fork();
-		if (pid == 0) {
-			if (setgid(pg->gid) != 0 || setuid(pg->uid) != 0)
-				_exit(2);
-			_exit(access(pg->root, R_OK | W_OK | X_OK) == 0 ? 0 : 1);
-		}
-		int st = 0;
-		if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
-			errf(err, errlen,
-			     "user %s cannot reach %s: make the folders above it traversable "
-			     "(chmod o+x) or choose another --data-dir",
-			     pg->user, pg->root);
+		int dfd = open(pg->root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		bool ok = dfd >= 0 && fchown(dfd, pg->uid, pg->gid) == 0;
+		if (dfd >= 0)
+			close(dfd);
+		if (!ok) {
+			errf(err, errlen, "cannot give %s to %s: %s", pg->root, pg->user,
+			     strerror(errno));
 			goto fail;
 		}
 	}
-	/* Log file: created here so that run() can append to it. */
-	int fd = open(pg->logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (fd < 0 || (pg->drop_privs && fchown(fd, pg->uid, pg->gid) != 0)) {
-		errf(err, errlen, "cannot create %s: %s", pg->logfile, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	int rc = as_pg(pg, make_layout, NULL);
+	if (rc == 3 || rc == 126) {
+		errf(err, errlen,
+		     "user %s cannot reach %s: make the folders above it traversable "
+		     "(chmod o+x) or choose another --data-dir",
+		     pg->user ? pg->user : "(self)", pg->root);
+		goto fail;
+	} else if (rc != 0) {
+		errf(err, errlen, "cannot prepare %s (log file or socket folder)", pg->root);
 		goto fail;
 	}
-	close(fd);
-	if (!ensure_dir(pg->sockdir, 0700, err, errlen) || !chown_to(pg, pg->sockdir, err, errlen))
-		goto fail;
 
 	char *pgver = xasprintf("%s/PG_VERSION", pg->datadir);
 	bool exists = pgver && access(pgver, F_OK) == 0;
 	free(pgver);
 	if (!exists && !initdb(pg, err, errlen))
 		goto fail;
-	if (!write_conf(pg, err, errlen))
+	if (as_pg(pg, write_conf, NULL) != 0) {
+		errf(err, errlen, "cannot write %s/fiducia.conf", pg->datadir);
 		goto fail;
+	}
 	if (pg_ctl(pg, "status", NULL, 0)) {
 		log_warn("embedded PostgreSQL in %s was already running; adopting it", pg->datadir);
 	} else if (!pg_ctl(pg, "start", err, errlen)) {

@@ -11,6 +11,7 @@
 #include "migrate.h"
 
 #include <event2/event.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -203,7 +204,7 @@ static void slot_cb(PGresult *res, void *arg)
 static void test_pipeline_isolates_errors(void)
 {
 	PGconn *sc = sync_conn();
-	PQclear(PQexec(sc, "CREATE TABLE IF NOT EXISTS t_pipe (k int PRIMARY KEY)"));
+	PQclear(PQexec(sc, "DROP TABLE IF EXISTS t_pipe; CREATE TABLE t_pipe (k int PRIMARY KEY)"));
 	PQfinish(sc);
 	db_pool *p = new_pool(1, 2000);
 	struct outcome o = {0};
@@ -322,6 +323,54 @@ static void test_recovers_from_killed_backends(void)
 	db_pool_free(p);
 }
 
+static void pid_cb(PGresult *res, void *arg)
+{
+	int *pid = arg;
+	*pid = res && PQresultStatus(res) == PGRES_TUPLES_OK ? atoi(PQgetvalue(res, 0, 0)) : -1;
+}
+
+/* A server that stops answering without closing the socket (a crashed
+ * host, a partition) is given up after statement_timeout + 10 s, and the
+ * pool recovers; no request hangs for ever. */
+static void test_unresponsive_server_is_given_up(void)
+{
+	db_pool *p = db_pool_new(base, url, 1, 20000, 100);
+	for (int i = 0; i < 300; i++) {
+		db_stats st;
+		db_pool_stats(p, &st);
+		if (st.idle == 1)
+			break;
+		loop_for_ms(10);
+	}
+	int pid = 0;
+	db_query(p, "SELECT pg_backend_pid()", 0, NULL, pid_cb, &pid);
+	for (int i = 0; i < 300 && !pid; i++)
+		loop_for_ms(10);
+	CHECK(pid > 0);
+	if (pid <= 0 || kill(pid, SIGSTOP) != 0) {
+		CHECK(!"cannot stop the backend");
+		db_pool_free(p);
+		return;
+	}
+	struct qstate q = {0};
+	db_query(p, "SELECT 1", 0, NULL, count_cb, &q);
+	for (int i = 0; i < 1500 && !q.done; i++) /* statement_timeout 100 ms + 10 s */
+		loop_for_ms(10);
+	kill(pid, SIGCONT);
+	CHECK(q.done == 1 && q.failed == 1);
+	struct qstate q2 = {0};
+	for (int i = 0; i < 50 && !q2.ok; i++) {
+		q2.done = 0;
+		db_query(p, "SELECT 1", 0, NULL, count_cb, &q2);
+		for (int k = 0; k < 100 && !q2.done; k++)
+			loop_for_ms(10);
+		if (!q2.ok)
+			loop_for_ms(100);
+	}
+	CHECK(q2.ok >= 1);
+	db_pool_free(p);
+}
+
 static int pg_sh(const char *verb)
 {
 	const char *sh = getenv("FIDUCIA_TEST_PG_SH"), *state = getenv("FIDUCIA_TEST_PG_STATE");
@@ -433,6 +482,7 @@ int main(void)
 	        TU_CASE(test_pipeline_isolates_errors),
 	        TU_CASE(test_recovers_from_killed_backends),
 	        TU_CASE(test_listen_notify),
+	        TU_CASE(test_unresponsive_server_is_given_up),
 	        TU_CASE(test_server_restart),
 	};
 	int rc = tu_run(cases, sizeof cases / sizeof cases[0]);

@@ -39,14 +39,15 @@ static void test_defaults(void)
 
 static void test_file_and_flags(void)
 {
-	const char *path = write_tmp("ok.conf", "# a comment\n"
-	                                        "listen = 0.0.0.0:9000\n"
-	                                        "db_pool_size = 16   # trailing comment\n"
-	                                        "audience = \"fiducia # not a comment\"\n"
-	                                        "issuer = a ES256 /k/a.pem\n"
-	                                        "issuer = b RS256 /k/b.pem\n"
-	                                        "\n"
-	                                        "data_dir = /var/lib/fiducia\n");
+	const char *path =
+	        write_tmp("ok.conf", "# a comment\n"
+	                             "listen = 0.0.0.0:9000\n"
+	                             "db_pool_size = 16   # trailing comment\n"
+	                             "audience = \"fiducia # not a comment\" # a comment\n"
+	                             "issuer = a ES256 /k/a.pem\n"
+	                             "issuer = b RS256 /k/b.pem\n"
+	                             "\n"
+	                             "data_dir = /var/lib/fiducia\n");
 	char *argv[] = {"fiduciad",   "--config", (char *)path,     "--listen",
 	                "[::1]:7000", "--set",    "db_pool_size=4", NULL};
 	config c;
@@ -86,6 +87,8 @@ static void test_bad_file(void)
 	expect_file_error("db_pool_size = 99999999999999999999\n", "is not an integer");
 	expect_file_error("production = maybe\n", "option production: \"maybe\" is not a boolean");
 	expect_file_error("listen = a:1\nlisten = b:2\n", "option listen is set twice");
+	expect_file_error("audience = \"abc\n", "bad.conf:1: unterminated quote");
+	expect_file_error("audience = \"a\" b\n", "text after it");
 	config c;
 	char err[256] = "";
 	config_init(&c);
