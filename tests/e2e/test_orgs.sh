@@ -145,4 +145,14 @@ fd_start main || fd_finish
 req GET /v1/orgs/city-lyon "$OP"; expect_status 200 "restart keeps data and the dev issuer"
 check "migrations not re-applied" test "$(grep -c 'migration 001_orgs.sql applied' "$LOG")" = 1
 
+# kill -9: the cluster survives fiduciad; the next start adopts it and serves.
+kill -KILL "$PID"; wait "$PID" 2>/dev/null
+check "the cluster outlives a killed fiduciad" test -e "$DATA/pg/data/postmaster.pid"
+fd_start main || fd_finish
+check "the restart adopted the running cluster" grep -q "already running; adopting it" "$LOG"
+req GET /v1/orgs/city-lyon "$OP"; expect_status 200 "data intact after kill -9"
+fd_stop "$PID"
+check "and stops it at exit" test ! -e "$DATA/pg/data/postmaster.pid"
+
+
 fd_finish
