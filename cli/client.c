@@ -616,7 +616,8 @@ client_status client_call(client *c, const char *method, const char *path,
 	}
 	if (!resp_desc)
 		return CLIENT_OK;
-	if (!pbjson_decode(resp_desc, res->body, res->body_len, NULL, &res->msg, &perr)) {
+	/* Lenient: a newer server may add response fields this client does not know. */
+	if (!pbjson_decode_lenient(resp_desc, res->body, res->body_len, NULL, &res->msg, &perr)) {
 		reasonf(res, "the response is not a valid %s: %s", resp_desc->name, perr.message);
 		return CLIENT_BAD_RESPONSE;
 	}

@@ -605,6 +605,7 @@ char *pbjson_encode(const ProtobufCMessage *msg, size_t *len_out)
 #define KEY_MAX_SHOWN 64
 
 typedef struct dctx {
+	bool ignore_unknown; /* pbjson_decode_lenient */
 	ProtobufCAllocator *alloc;
 	pbjson_error *err;
 	size_t plen;
@@ -1234,6 +1235,8 @@ static bool decode_message(dctx *c, const ProtobufCMessageDescriptor *d, json_t 
 	{
 		size_t mark = c->plen;
 		const ProtobufCFieldDescriptor *f = find_field(d, key);
+		if (!f && c->ignore_unknown)
+			continue;
 		if (!f) {
 			char safe[KEY_MAX_SHOWN + 1];
 			sanitize_key(key, safe, sizeof safe);
@@ -1303,11 +1306,16 @@ static const char *syntax_error_text(const json_error_t *je)
 	return "invalid syntax";
 }
 
-bool pbjson_decode(const ProtobufCMessageDescriptor *desc, const char *json, size_t len,
-                   ProtobufCAllocator *alloc, ProtobufCMessage **out, pbjson_error *err)
+static bool decode(const ProtobufCMessageDescriptor *desc, const char *json, size_t len,
+                   ProtobufCAllocator *alloc, ProtobufCMessage **out, pbjson_error *err,
+                   bool lenient)
 {
 	ProtobufCAllocator sys = {.alloc = sys_alloc, .free = sys_free, .allocator_data = NULL};
-	dctx ctx = {.alloc = alloc ? alloc : &sys, .err = err, .plen = 1, .path = "$"};
+	dctx ctx = {.ignore_unknown = lenient,
+	            .alloc = alloc ? alloc : &sys,
+	            .err = err,
+	            .plen = 1,
+	            .path = "$"};
 	dctx *c = &ctx;
 	*out = NULL;
 	err->message[0] = '\0';
@@ -1336,4 +1344,16 @@ bool pbjson_decode(const ProtobufCMessageDescriptor *desc, const char *json, siz
 	}
 	*out = m;
 	return ok;
+}
+
+bool pbjson_decode(const ProtobufCMessageDescriptor *desc, const char *json, size_t len,
+                   ProtobufCAllocator *alloc, ProtobufCMessage **out, pbjson_error *err)
+{
+	return decode(desc, json, len, alloc, out, err, false);
+}
+
+bool pbjson_decode_lenient(const ProtobufCMessageDescriptor *desc, const char *json, size_t len,
+                           ProtobufCAllocator *alloc, ProtobufCMessage **out, pbjson_error *err)
+{
+	return decode(desc, json, len, alloc, out, err, true);
 }

@@ -47,6 +47,15 @@ bool pbjson_decode(const ProtobufCMessageDescriptor *desc, const char *json, siz
                    ProtobufCAllocator *alloc, ProtobufCMessage **out, pbjson_error *err)
         __attribute__((warn_unused_result));
 
+/*
+ * As pbjson_decode, but fields the descriptor does not know are skipped
+ * instead of refused. For clients reading a newer server's responses, which
+ * may carry fields added since; the server never decodes requests this way.
+ */
+bool pbjson_decode_lenient(const ProtobufCMessageDescriptor *desc, const char *json, size_t len,
+                           ProtobufCAllocator *alloc, ProtobufCMessage **out, pbjson_error *err)
+        __attribute__((warn_unused_result));
+
 /* NULL-terminated list of every top-level fiducia.v1 message (generated). */
 extern const ProtobufCMessageDescriptor *const pb_registry[];
 

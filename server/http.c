@@ -158,10 +158,11 @@ static void access_log(http_req *r, const char *method)
 	char status[8], dur[32], path[512];
 	snprintf(status, sizeof status, "%d", r->status);
 	snprintf(dur, sizeof dur, "%.3f", elapsed_s(&r->start) * 1000.0);
-	if (r->route >= 0) {
+	int lr = r->route >= 0 ? r->route : r->log_route;
+	if (lr >= 0) {
 		/* Rebuild from the pattern, so a sensitive parameter ("{x!}")
 		 * is logged by name, never by value. */
-		const struct compiled_route *cr = &s->routes[r->route];
+		const struct compiled_route *cr = &s->routes[lr];
 		size_t w = 0;
 		int pi = 0;
 		for (int i = 0; i < cr->nseg && w < sizeof path - 1; i++) {
@@ -622,6 +623,7 @@ static void gencb(struct evhttp_request *ev, void *arg)
 	r->app = s->app;
 	r->ev = ev;
 	r->route = -1;
+	r->log_route = -1;
 	clock_gettime(CLOCK_MONOTONIC, &r->start);
 	s->inflight++;
 
@@ -671,6 +673,10 @@ static void gencb(struct evhttp_request *ev, void *arg)
 					strcat(allow, s->routes[i].def->method);
 				}
 			evhttp_add_header(evhttp_request_get_output_headers(ev), "Allow", allow);
+			/* Log the path as the route whose path matched, so that
+			 * its sensitive parameters are redacted as usual. */
+			if (match(s, path_match, path, r, true))
+				r->log_route = path_match;
 			http_reply_error(r, 405, "method_not_allowed",
 			                 "%s is not allowed here (allowed: %s)", method, allow);
 		} else {

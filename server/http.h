@@ -44,7 +44,8 @@ struct http_req {
 	struct app *app;
 	struct evhttp_request *ev;
 	char id[40];
-	int route; /* index into the server's routes; -1 unmatched */
+	int route;     /* index into the server's routes; -1 unmatched */
+	int log_route; /* a 405's path-matching route, for the access log */
 	const char *param_names[HTTP_MAX_PARAMS];
 	char *params[HTTP_MAX_PARAMS]; /* percent-decoded */
 	int nparams;

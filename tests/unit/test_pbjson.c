@@ -984,6 +984,29 @@ static void test_oom(void)
 	}
 }
 
-TEST_MAIN(TU_CASE(test_golden), TU_CASE(test_text_round_trip), TU_CASE(test_accepted_forms),
+/* Clients may skip fields a newer server added; the strict decoder refuses them. */
+static void test_lenient_skips_unknown_fields(void)
+{
+	const char *json = "{\"name\":\"x\",\"addedLater\":{\"a\":[1,2]},\"n\":3}";
+	pbjson_error e;
+	ProtobufCMessage *m = NULL;
+	CHECK(!pbjson_decode(&fiducia__test__inner__descriptor, json, strlen(json), NULL, &m, &e));
+	CHECK(m == NULL);
+	CHECK_CONTAINS(e.message, "$.addedLater: unknown field");
+	CHECK(pbjson_decode_lenient(&fiducia__test__inner__descriptor, json, strlen(json), NULL, &m,
+	                            &e));
+	Fiducia__Test__Inner *in = (Fiducia__Test__Inner *)m;
+	CHECK(in && strcmp(in->name, "x") == 0 && in->n == 3);
+	if (m)
+		protobuf_c_message_free_unpacked(m, NULL);
+	/* Everything else stays strict. */
+	const char *bad = "{\"name\":5,\"addedLater\":1}";
+	CHECK(!pbjson_decode_lenient(&fiducia__test__inner__descriptor, bad, strlen(bad), NULL, &m,
+	                             &e));
+	CHECK_CONTAINS(e.message, "$.name: expected string");
+}
+
+TEST_MAIN(TU_CASE(test_golden), TU_CASE(test_lenient_skips_unknown_fields),
+          TU_CASE(test_text_round_trip), TU_CASE(test_accepted_forms),
           TU_CASE(test_timestamp_encode_edges), TU_CASE(test_rejections), TU_CASE(test_depth),
           TU_CASE(test_error_redaction), TU_CASE(test_binary_round_trip), TU_CASE(test_oom))
