@@ -11,7 +11,10 @@
 #include "log.h"
 
 #include <assert.h>
+#include <arpa/inet.h>
+#include <event2/dns.h>
 #include <event2/event.h>
+#include <event2/util.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +85,8 @@ struct db_conn {
 	int backoff_ms;
 	bool broken; /* lost while held: reconnect on release */
 	bool listener;
+	bool resolving;                            /* waiting for evdns */
+	struct evdns_getaddrinfo_request *dns_req; /* ... this request */
 	/* the query in flight */
 	db_result_cb qcb;
 	void *qarg;
@@ -114,7 +119,9 @@ struct db_pool {
 	int n_waiting;
 	struct deferred *def_head, *def_tail;
 	struct event *dispatch;
-	struct event *flush; /* sends what this loop iteration pipelined */
+	struct event *flush;    /* sends what this loop iteration pipelined */
+	struct evdns_base *dns; /* when the conninfo names a host by name */
+	char *dns_host;
 	/* listener */
 	db_conn *lconn;
 	char *channel;
@@ -322,6 +329,12 @@ static int find_stmt(const db_conn *c, const char *sql)
 
 static void conn_close(db_conn *c)
 {
+	if (c->dns_req) {
+		struct evdns_getaddrinfo_request *req = c->dns_req;
+		c->dns_req = NULL;
+		c->resolving = false;
+		evdns_getaddrinfo_cancel(req);
+	}
 	if (c->ev) {
 		event_free(c->ev);
 		c->ev = NULL;
@@ -473,27 +486,81 @@ static void send_setup(db_conn *c)
 	conn_arm(c, EV_READ | (f ? EV_WRITE : 0));
 }
 
-static void conn_start(db_conn *c)
+/* Start libpq's non-blocking connect; hostaddr (a resolved address, or
+ * NULL) spares libpq a blocking DNS lookup. */
+static void start_connect(db_conn *c, const char *hostaddr)
 {
-	conn_close(c);
-	conn_set_state(c, DB_CONN_CONNECTING);
-	c->broken = false;
 	/* TCP keepalives first, so that the operator's conninfo (expanded
-	 * last) can override them: a dead peer is noticed within a minute. */
-	static const char *const keys[] = {
-	        "keepalives",       "keepalives_idle", "keepalives_interval",
-	        "keepalives_count", "dbname",          NULL};
-	const char *vals[] = {"1", "30", "10", "3", c->pool->conninfo, NULL};
+	 * next) can override them: a dead peer is noticed within a minute. */
+	static const char *const keys[] = {"keepalives",
+	                                   "keepalives_idle",
+	                                   "keepalives_interval",
+	                                   "keepalives_count",
+	                                   "dbname",
+	                                   "hostaddr",
+	                                   NULL};
+	const char *vals[] = {"1", "30", "10", "3", c->pool->conninfo, hostaddr, NULL};
 	c->pg = PQconnectStartParams(keys, vals, 1);
 	db_log_notices(c->pg);
 	if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
 		conn_lost(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
 		return;
 	}
-	struct timeval tv = {CONNECT_TIMEOUT_S, 0};
-	evtimer_add(c->timer, &tv);
 	/* PQconnectStart behaves as if PQconnectPoll returned WRITING. */
 	conn_arm(c, EV_WRITE);
+}
+
+static void resolved(int result, struct evutil_addrinfo *res, void *arg)
+{
+	db_conn *c = arg;
+	if (result == EVUTIL_EAI_CANCEL)
+		return; /* conn_close cancelled us; c may be going away */
+	c->dns_req = NULL;
+	c->resolving = false;
+	if (result != 0 || !res) {
+		char why[256];
+		snprintf(why, sizeof why, "cannot resolve %s: %s", c->pool->dns_host,
+		         evutil_gai_strerror(result));
+		if (res)
+			evutil_freeaddrinfo(res);
+		conn_lost(c, why);
+		return;
+	}
+	c->pool->st.dns_lookups++;
+	char ip[INET6_ADDRSTRLEN] = "";
+	const void *a = res->ai_family == AF_INET6
+	                        ? (const void *)&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr
+	                        : (const void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr;
+	bool ok = inet_ntop(res->ai_family, a, ip, sizeof ip) != NULL;
+	evutil_freeaddrinfo(res);
+	if (!ok) {
+		conn_lost(c, "resolver returned an unusable address");
+		return;
+	}
+	start_connect(c, ip);
+}
+
+static void conn_start(db_conn *c)
+{
+	conn_close(c);
+	conn_set_state(c, DB_CONN_CONNECTING);
+	c->broken = false;
+	struct timeval tv = {CONNECT_TIMEOUT_S, 0};
+	evtimer_add(c->timer, &tv);
+	if (!c->pool->dns_host) {
+		start_connect(c, NULL);
+		return;
+	}
+	/* A host name: resolve it on the loop (evdns), never in libpq. */
+	struct evutil_addrinfo hints;
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	c->resolving = true;
+	struct evdns_getaddrinfo_request *req =
+	        evdns_getaddrinfo(c->pool->dns, c->pool->dns_host, NULL, &hints, resolved, c);
+	if (c->resolving) /* not answered at once */
+		c->dns_req = req;
 }
 
 static void poll_connect(db_conn *c)
@@ -775,6 +842,29 @@ static void conn_became_idle(db_conn *c)
 
 /* ---- public API -------------------------------------------------------- */
 
+/* The conninfo's host when it is a DNS name that libpq would resolve with
+ * a blocking call (not a socket path, an address, a list, or given with
+ * hostaddr); malloc'd, or NULL. */
+static char *host_needing_dns(const char *conninfo)
+{
+	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+	char *out = NULL;
+	const char *host = NULL, *hostaddr = NULL;
+	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+		if (!strcmp(o->keyword, "host"))
+			host = o->val;
+		else if (!strcmp(o->keyword, "hostaddr"))
+			hostaddr = o->val;
+	}
+	unsigned char buf[sizeof(struct in6_addr)];
+	if (host && *host && !(hostaddr && *hostaddr) && host[0] != '/' && host[0] != '@' &&
+	    !strchr(host, ',') && inet_pton(AF_INET, host, buf) != 1 &&
+	    inet_pton(AF_INET6, host, buf) != 1)
+		out = strdup(host);
+	PQconninfoFree(opts);
+	return out;
+}
+
 db_pool *db_pool_new(struct event_base *base, const char *conninfo, int size,
                      int acquire_timeout_ms, int statement_timeout_ms)
 {
@@ -792,6 +882,15 @@ db_pool *db_pool_new(struct event_base *base, const char *conninfo, int size,
 	if (!p->conninfo || !p->conns || !p->dispatch || !p->flush) {
 		db_pool_free(p);
 		return NULL;
+	}
+	if ((p->dns_host = host_needing_dns(conninfo)) != NULL) {
+		/* resolv.conf and /etc/hosts, as getaddrinfo would read them */
+		p->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+		                                      EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+		if (!p->dns) {
+			db_pool_free(p);
+			return NULL;
+		}
 	}
 	for (int i = 0; i < size; i++) {
 		db_conn *c = &p->conns[i];
@@ -839,6 +938,9 @@ void db_pool_free(db_pool *p)
 		PQclear(d->res);
 		free(d);
 	}
+	if (p->dns)
+		evdns_base_free(p->dns, 0);
+	free(p->dns_host);
 	if (p->dispatch)
 		event_free(p->dispatch);
 	if (p->flush)

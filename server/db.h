@@ -62,6 +62,7 @@ bool db_pool_listen(db_pool *p, const char *channel, db_notify_cb on_notify,
 typedef struct db_stats {
 	int size, connected, idle, in_use, waiting;
 	uint64_t acquired, timeouts, unavailable, connects, connect_failures, lost;
+	uint64_t dns_lookups; /* host names resolved on the loop (evdns) */
 } db_stats;
 void db_pool_stats(const db_pool *p, db_stats *out);
 

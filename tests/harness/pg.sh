@@ -41,8 +41,17 @@ start)
 	echo "$root" > "$state/root"
 	as_pg "$bindir/initdb" -D "$root/data" -U fiducia --auth=trust -E UTF8 --locale=C \
 		--no-sync > "$state/initdb.log" 2>&1 || { cat "$state/initdb.log"; exit 1; }
+		# Also on loopback TCP (trust, as initdb sets it: a throw-away cluster)
+	# so that tests can reach it by host name.
+	port=0
+	for _ in $(seq 1 50); do
+		p=$((20000 + RANDOM % 20000))
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { port=$p; break; }
+	done
+	[ "$port" != 0 ] || { echo "pg.sh: no free port"; exit 1; }
 	cat >> "$root/data/postgresql.conf" <<CONF
-listen_addresses = ''
+listen_addresses = '127.0.0.1'
+port = $port
 unix_socket_directories = '$root/run'
 unix_socket_permissions = 0700
 fsync = off
@@ -51,7 +60,8 @@ CONF
 	touch "$state/server.log"
 	[ "$(id -u)" = 0 ] && chown "$pguser:" "$state/server.log" && chmod 711 "$state"
 	pg_ctl_ -l "$state/server.log" -w -t 60 start > /dev/null || { cat "$state/server.log"; exit 1; }
-	echo "host=$root/run dbname=postgres user=fiducia" > "$state/conninfo"
+		echo "host=$root/run port=$port dbname=postgres user=fiducia" > "$state/conninfo"
+	echo "host=localhost port=$port dbname=postgres user=fiducia" > "$state/conninfo_tcp"
 	echo "PostgreSQL test cluster up: $(cat "$state/conninfo")"
 	;;
 stop)
@@ -67,7 +77,8 @@ restart-start)
 	pg_ctl_ -l "$state/server.log" -w -t 60 start > /dev/null
 	;;
 run)
-	FIDUCIA_TEST_DATABASE_URL=$(cat "$state/conninfo") \
+		FIDUCIA_TEST_DATABASE_URL=$(cat "$state/conninfo") \
+	FIDUCIA_TEST_DATABASE_URL_TCP=$(cat "$state/conninfo_tcp") \
 	FIDUCIA_TEST_PG_STATE="$state" FIDUCIA_TEST_PG_SH="$0" exec "$@"
 	;;
 *)

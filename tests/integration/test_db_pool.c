@@ -371,6 +371,37 @@ static void test_unresponsive_server_is_given_up(void)
 	db_pool_free(p);
 }
 
+/* A host name is resolved on the loop (evdns, /etc/hosts here), never by a
+ * blocking lookup inside libpq. */
+static void test_host_name_resolved_on_the_loop(void)
+{
+	const char *tcp = getenv("FIDUCIA_TEST_DATABASE_URL_TCP");
+	CHECK(tcp != NULL);
+	if (!tcp)
+		return;
+	db_pool *p = new_pool(2, 2000);
+	db_stats st;
+	db_pool_stats(p, &st);
+	CHECK(st.dns_lookups == 0); /* the unix-socket pool needs none */
+	db_pool_free(p);
+	p = db_pool_new(base, tcp, 2, 2000, 10000);
+	struct qstate q = {0};
+	for (int i = 0; i < 300; i++) {
+		db_pool_stats(p, &st);
+		if (st.idle == 2)
+			break;
+		loop_for_ms(10);
+	}
+	db_query(p, "SELECT inet_server_addr()::text", 0, NULL, count_cb, &q);
+	for (int i = 0; i < 300 && !q.done; i++)
+		loop_for_ms(10);
+	CHECK(q.ok == 1);
+	db_pool_stats(p, &st);
+	CHECK(st.dns_lookups == 2);
+	CHECK(st.connects == 2);
+	db_pool_free(p);
+}
+
 static int pg_sh(const char *verb)
 {
 	const char *sh = getenv("FIDUCIA_TEST_PG_SH"), *state = getenv("FIDUCIA_TEST_PG_STATE");
@@ -483,6 +514,7 @@ int main(void)
 	        TU_CASE(test_recovers_from_killed_backends),
 	        TU_CASE(test_listen_notify),
 	        TU_CASE(test_unresponsive_server_is_given_up),
+	        TU_CASE(test_host_name_resolved_on_the_loop),
 	        TU_CASE(test_server_restart),
 	};
 	int rc = tu_run(cases, sizeof cases / sizeof cases[0]);
