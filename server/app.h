@@ -15,6 +15,7 @@ struct auth_verifier;
 struct orgs_cache;
 struct http_server;
 struct keys;
+struct ledger;
 
 struct app {
 	const struct config *cfg;
@@ -24,6 +25,7 @@ struct app {
 	struct orgs_cache *orgs;
 	struct http_server *http;
 	struct keys *keys;
+	struct ledger *ledger;
 	int schema_version; /* the latest migration this binary knows */
 };
 

@@ -68,6 +68,9 @@ static const struct cf_option options[] = {
          "absent); ignored with production"},
         {"kek_file", CF_STR, OFF(kek_file), 0, 0, "",
          "key-encryption key file; empty means data_dir/keys/kek.key"},
+        {"ledger_origin", CF_STR, OFF(ledger_origin), 0, 0, "fiducia.localhost/ledger",
+         "the ledger's checkpoint origin line and signing key name (e.g. "
+         "fiducia.example.eu/ledger)"},
         {"ledger_key_file", CF_STR, OFF(ledger_key_file), 0, 0, "",
          "ledger Ed25519 signing key file; empty means data_dir/keys/ledger-ed25519.key"},
 };

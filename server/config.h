@@ -35,6 +35,7 @@ typedef struct config {
 	bool dev_issuer;
 	char *kek_file;
 	char *ledger_key_file;
+	char *ledger_origin;
 
 	/* derived by config_finish() */
 	char *listen_host;

@@ -12,6 +12,8 @@
 #include "db.h"
 #include "http.h"
 #include "keys.h"
+#include "ledger.h"
+
 #include "log.h"
 #include "migrate.h"
 #include "orgs.h"
@@ -249,7 +251,12 @@ int main(int argc, char **argv)
 		die("start-up", "cannot create the database pool");
 		goto out;
 	}
-	static const http_route *const tables[] = {health_routes, whoami_routes, orgs_routes, NULL};
+	if (!(app.ledger = ledger_new(&app, cfg.ledger_origin, err, sizeof err))) {
+		die("ledger", err);
+		goto out;
+	}
+	static const http_route *const tables[] = {health_routes, whoami_routes, orgs_routes,
+	                                           ledger_routes, NULL};
 	if (!(app.http = http_server_new(&app, tables, err, sizeof err))) {
 		die("http", err);
 		goto out;
@@ -274,6 +281,7 @@ out:
 	if (sd.sigint)
 		event_free(sd.sigint);
 	http_server_free(app.http);
+	ledger_free(app.ledger);
 	orgs_cache_free(app.orgs);
 	db_pool_free(app.db);
 	if (app.base)

@@ -8,6 +8,7 @@
 #include "orgs.h"
 #include "app.h"
 #include "db.h"
+#include "ledger.h"
 #include "fiducia_names.h"
 #include "log.h"
 #include "fiducia/v1/orgs.pb-c.h"
@@ -235,26 +236,148 @@ static bool printable(const char *s, size_t max)
 	return n <= max;
 }
 
-static void create_done(PGresult *res, void *arg)
+/* ---- writes: the change and its ledger entry commit together ---------- */
+
+struct org_txn {
+	http_req *r;
+	db_conn *conn;
+	const char *sql;
+	const char *params[4];
+	int nparams;
+	Fiducia__V1__LedgerEntry__Action action;
+	int ok_status;
+	PGresult *row; /* copy of the written row, until the reply */
+	bool changed;  /* false: nothing to record (an idempotent repeat) */
+};
+
+static void txn_free(void *p)
 {
-	http_req *r = arg;
-	if (!res || db_result_is_unavailable(res)) {
+	struct org_txn *t = p;
+	PQclear(t->row);
+	free(t);
+}
+
+static void txn_fail(struct org_txn *t, int status, const char *code, const char *msg)
+{
+	db_release(t->conn); /* rolls the transaction back */
+	http_reply_error(t->r, status, code, "%s", msg);
+}
+
+static void txn_committed(PGresult *res, void *arg)
+{
+	struct org_txn *t = arg;
+	http_req *r = t->r;
+	db_release(t->conn);
+	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
 		http_reply_unavailable(r);
 		return;
 	}
-	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
-		log_info("organisation %s created by %s", PQgetvalue(res, 0, 0), r->claims.org);
-		reply_org_row(r, 201, res);
+	const char *name = PQgetvalue(t->row, 0, 0);
+	if (t->action == FIDUCIA__V1__LEDGER_ENTRY__ACTION__ORG_DISABLED) {
+		/* Our own cache at once; other processes through NOTIFY. */
+		r->app->orgs->generation++;
+		cache_evict(r->app->orgs, name);
+		log_info("organisation %s disabled by %s", name, r->claims.org);
+	} else {
+		log_info("organisation %s created by %s", name, r->claims.org);
+	}
+	reply_org_row(r, t->ok_status, t->row);
+}
+
+static void txn_ledgered(bool ok, int64_t index, void *arg)
+{
+	struct org_txn *t = arg;
+	if (!ok) {
+		txn_fail(t, 503, "unavailable",
+		         "the ledger could not record this change, so nothing was changed");
+		return;
+	}
+	db_conn_query(t->conn, "COMMIT", 0, NULL, txn_committed, t);
+}
+
+static void txn_written(PGresult *res, void *arg)
+{
+	struct org_txn *t = arg;
+	http_req *r = t->r;
+	if (!res || db_result_is_unavailable(res)) {
+		db_release(t->conn);
+		http_reply_unavailable(r);
 		return;
 	}
 	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 	if (state && strcmp(state, "23505") == 0) {
-		const Fiducia__V1__CreateOrgRequest *req = r->ctx;
-		http_reply_error(r, 409, "already_exists", "organisation %s already exists",
-		                 req->name);
+		char msg[128];
+		snprintf(msg, sizeof msg, "organisation %s already exists", t->params[0]);
+		txn_fail(t, 409, "already_exists", msg);
 		return;
 	}
-	http_reply_error(r, 500, "internal", "cannot create the organisation");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		txn_fail(t, 500, "internal", "cannot write the organisation");
+		return;
+	}
+	if (PQntuples(res) == 0) {
+		char msg[128];
+		snprintf(msg, sizeof msg, "no organisation %s", t->params[0]);
+		txn_fail(t, 404, "not_found", msg);
+		return;
+	}
+	t->row = PQcopyResult(res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
+	if (!t->row)
+		abort();
+	/* Column 7, when present, says whether the org was already disabled. */
+	t->changed = PQnfields(res) < 8 || PQgetvalue(res, 0, 7)[0] != 't';
+	if (!t->changed) {
+		db_conn_query(t->conn, "COMMIT", 0, NULL, txn_committed, t);
+		return;
+	}
+	Fiducia__V1__LedgerEntry e = FIDUCIA__V1__LEDGER_ENTRY__INIT;
+	ledger_entry_from_request(&e, r);
+	e.action = t->action;
+	e.target_org = PQgetvalue(t->row, 0, 0);
+	e.decision = FIDUCIA__V1__LEDGER_ENTRY__DECISION__GRANTED;
+	ledger_append(r->app, t->conn, &e, txn_ledgered, t);
+}
+
+static void txn_begun(PGresult *res, void *arg)
+{
+	struct org_txn *t = arg;
+	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+		db_release(t->conn);
+		http_reply_unavailable(t->r);
+		return;
+	}
+	db_conn_query(t->conn, t->sql, t->nparams, t->params, txn_written, t);
+}
+
+static void txn_conn(db_conn *c, void *arg)
+{
+	struct org_txn *t = arg;
+	if (!c) {
+		http_reply_unavailable(t->r);
+		return;
+	}
+	t->conn = c;
+	db_conn_query(c, "BEGIN", 0, NULL, txn_begun, t);
+}
+
+/* Run sql (which RETURNs ORG_COLUMNS) and append an `action` entry in one
+ * transaction; reply ok_status with the row. The params must live as long
+ * as the request. */
+static void org_write(http_req *r, const char *sql, int n, const char *const *params,
+                      Fiducia__V1__LedgerEntry__Action action, int ok_status)
+{
+	struct org_txn *t = calloc(1, sizeof *t);
+	if (!t)
+		abort();
+	http_on_complete(r, txn_free, t);
+	t->r = r;
+	t->sql = sql;
+	t->nparams = n;
+	for (int i = 0; i < n; i++)
+		t->params[i] = params[i];
+	t->action = action;
+	t->ok_status = ok_status;
+	db_acquire(r->app->db, txn_conn, t);
 }
 
 static void create_org(http_req *r)
@@ -288,12 +411,11 @@ static void create_org(http_req *r)
 		                 "$.contact: at most 256 characters, no control characters");
 		return;
 	}
-	r->ctx = req;
 	const char *p[4] = {req->name, kind_name(req->kind), req->country, req->contact};
-	db_query(r->app->db,
-	         "INSERT INTO orgs (name, kind, country, contact) VALUES ($1, $2, $3, $4) "
-	         "RETURNING " ORG_COLUMNS,
-	         4, p, create_done, r);
+	org_write(r,
+	          "INSERT INTO orgs (name, kind, country, contact) VALUES ($1, $2, $3, $4) "
+	          "RETURNING " ORG_COLUMNS,
+	          4, p, FIDUCIA__V1__LEDGER_ENTRY__ACTION__ORG_CREATED, 201);
 }
 
 static void list_done(PGresult *res, void *arg)
@@ -370,27 +492,6 @@ static void get_org(http_req *r)
 	db_query(r->app->db, "SELECT " ORG_COLUMNS " FROM orgs WHERE name = $1", 1, p, get_done, r);
 }
 
-static void disable_done(PGresult *res, void *arg)
-{
-	http_req *r = arg;
-	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		if (!res || db_result_is_unavailable(res))
-			http_reply_unavailable(r);
-		else
-			http_reply_error(r, 500, "internal", "cannot disable the organisation");
-		return;
-	}
-	if (PQntuples(res) == 0) {
-		http_reply_error(r, 404, "not_found", "no organisation %s", http_param(r, "org"));
-		return;
-	}
-	/* Our own cache at once; other processes through NOTIFY. */
-	r->app->orgs->generation++;
-	cache_evict(r->app->orgs, http_param(r, "org"));
-	log_info("organisation %s disabled by %s", http_param(r, "org"), r->claims.org);
-	reply_org_row(r, 200, res);
-}
-
 static void disable_org(http_req *r)
 {
 	const char *org = http_param(r, "org");
@@ -404,11 +505,13 @@ static void disable_org(http_req *r)
 		return;
 	}
 	const char *p[1] = {org};
-	/* Idempotent: disabling a disabled org keeps its first disabled_at. */
-	db_query(r->app->db,
-	         "UPDATE orgs SET disabled = true, disabled_at = coalesce(disabled_at, now()) "
-	         "WHERE name = $1 RETURNING " ORG_COLUMNS,
-	         1, p, disable_done, r);
+	/* Idempotent: disabling a disabled org keeps its first disabled_at and
+	 * records nothing new. */
+	org_write(r,
+	          "UPDATE orgs SET disabled = true, disabled_at = coalesce(disabled_at, now()) "
+	          "FROM (SELECT name AS pname, disabled AS was FROM orgs WHERE name = $1 "
+	          "FOR UPDATE) prev WHERE name = prev.pname RETURNING " ORG_COLUMNS ", prev.was",
+	          1, p, FIDUCIA__V1__LEDGER_ENTRY__ACTION__ORG_DISABLED, 200);
 }
 
 const http_route orgs_routes[] = {

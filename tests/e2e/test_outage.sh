@@ -8,9 +8,13 @@ source "$FIDUCIA_SRC/tests/harness/lib.sh"
 
 fd_pg shared
 # Two processes at once, on the same fresh database.
-"$FIDUCIAD" --data-dir "$FD_TMP/a" --listen 127.0.0.1:0 --set "database_url=$PG_URL" >"$FD_TMP/a.log" 2>&1 &
+# One deployment, one ledger signing key (like the KEK): every process signs
+# checkpoints of the same log, so they must sign with the same key.
+head -c 32 /dev/urandom >"$FD_TMP/ledger.key"; chmod 600 "$FD_TMP/ledger.key"
+"$FIDUCIAD" --data-dir "$FD_TMP/a" --listen 127.0.0.1:0 --set "database_url=$PG_URL" \
+	--set "ledger_key_file=$FD_TMP/ledger.key" >"$FD_TMP/a.log" 2>&1 &
 FD_PIDS+=($!)
-fd_start b --set "database_url=$PG_URL" || fd_finish
+fd_start b --set "database_url=$PG_URL" --set "ledger_key_file=$FD_TMP/ledger.key" || fd_finish
 URL_B=$URL; DATA_B=$DATA
 for i in $(seq 1 100); do grep -q '"event":"listening"' "$FD_TMP/a.log" && break; sleep 0.1; done
 PORT_A=$(grep -o '"event":"listening"[^}]*"port":[0-9]*' "$FD_TMP/a.log" | grep -o '[0-9]*$')
@@ -38,6 +42,40 @@ for i in $(seq 1 50); do
 	sleep 0.1
 done
 check "a refuses the disabled org's token (NOTIFY reached its cache)" test "$refused" = 1
+
+# Both processes append concurrently: one log, contiguous, whose signed root
+# is the RFC 6962 root of its entries (recomputed here with openssl).
+DATA="$FD_TMP/a"; OP_A=$(fd_token operator operator); DATA=$DATA_B
+pids=()
+for i in $(seq 1 10); do
+	curl -s -o /dev/null -X POST "$URL_A/v1/orgs" -H "Authorization: Bearer $OP_A" \
+		-H 'Content-Type: application/json' --data-binary "{\"name\":\"a$i\",\"kind\":\"HOLDER\"}" & pids+=($!)
+	curl -s -o /dev/null -X POST "$URL_B/v1/orgs" -H "Authorization: Bearer $OP_B" \
+		-H 'Content-Type: application/json' --data-binary "{\"name\":\"b$i\",\"kind\":\"HOLDER\"}" & pids+=($!)
+done
+wait "${pids[@]}"
+check "every concurrent create committed" test "$(psql "$PG_URL" -tAc "select count(*) from orgs where name ~ '^[ab][0-9]+$'")" = 20
+N=$(psql "$PG_URL" -tAc "select count(*) from ledger_entries")
+check "one ledger entry per change" test "$N" = 22
+check "indexes contiguous from 0" test "$(psql "$PG_URL" -tAc "select max(idx) + 1 = count(*) and min(idx) = 0 from ledger_entries")" = t
+mapfile -t LEAVES < <(psql "$PG_URL" -tAc "select encode(sha256('\x00'::bytea || entry), 'hex') from ledger_entries order by idx")
+h() { openssl dgst -sha256 -binary | xxd -p -c 64; }
+mth() { # start n
+	local s=$1 n=$2 k=1
+	if [ "$n" = 1 ]; then echo "${LEAVES[$s]}"; return; fi
+	while [ $((k * 2)) -lt "$n" ]; do k=$((k * 2)); done
+	printf '01%s%s' "$(mth "$s" "$k")" "$(mth $((s + k)) $((n - k)))" | xxd -r -p | h
+}
+ROOT=$(mth 0 "$N")
+for i in $(seq 1 50); do
+	CP=$(curl -s "$URL_A/v1/ledger/checkpoint")
+	[ "$(sed -n 2p <<<"$CP")" = "$N" ] && break
+	sleep 0.1
+done
+check "a checkpoint covers every entry" test "$(sed -n 2p <<<"$CP")" = "$N"
+check "its root is the independent RFC 6962 root" test "$(sed -n 3p <<<"$CP" | base64 -d | xxd -p -c 64)" = "$ROOT"
+check "both processes serve the same checkpoint" test "$(curl -s "$URL_B/v1/ledger/checkpoint")" = "$CP"
+check "and the same verifier key" test "$(curl -s "$URL_A/v1/ledger/key")" = "$(curl -s "$URL_B/v1/ledger/key")"
 
 # Database restart while fiduciad runs.
 URL=$URL_B

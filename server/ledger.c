@@ -1,0 +1,683 @@
+/*
+ * The ledger: appends within the caller's transaction (SELECT ... FOR
+ * UPDATE on ledger_head is the sequencer, so two processes produce one log),
+ * perfect-subtree hashes stored as they complete, checkpoints signed by a
+ * timer and installed by compare-and-swap, and the read routes: checkpoint,
+ * verifier key, entries, inclusion and consistency proofs. Proofs fetch
+ * exactly the stored subtrees they need: O(log n) rows.
+ */
+#include "ledger.h"
+#include "app.h"
+#include "auth.h"
+#include "keys.h"
+#include "log.h"
+#include "merkle.h"
+#include "note.h"
+
+#include <event2/event.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#define ENTRIES_MAX_LIMIT 1000
+#define HEXH              (2 * MERKLE_HASH_LEN + 1)
+
+struct ledger {
+	struct app *app;
+	char *origin;
+	char vkey[NOTE_VKEY_MAX + 1];
+	struct event *timer;
+	bool signing; /* a signing round is in flight */
+};
+
+static void hex(const uint8_t *b, size_t n, char *out)
+{
+	sodium_bin2hex(out, 2 * n + 1, b, n);
+}
+
+static bool unhex(const char *s, uint8_t *out, size_t n)
+{
+	size_t got = 0;
+	return sodium_hex2bin(out, n, s, strlen(s), NULL, &got, NULL) == 0 && got == n;
+}
+
+/* ---- append ------------------------------------------------------------- */
+
+struct subtree {
+	uint64_t start, size;
+	uint8_t hash[MERKLE_HASH_LEN];
+};
+
+struct append {
+	struct app *app;
+	db_conn *conn;
+	ledger_done_cb cb;
+	void *arg;
+	uint8_t *entry; /* packed LedgerEntry */
+	size_t entry_len;
+	char actor[AUTH_ORG_MAX], target[AUTH_ORG_MAX], action[32], dataset[128];
+	uint64_t n;
+	struct subtree old[64]; /* the frontier of [0, n) */
+	int nold;
+	struct subtree done[65]; /* completed by this leaf, bottom-up */
+	int ndone;
+};
+
+/* The perfect subtrees of [0, n), largest (leftmost) first. */
+static int decompose(uint64_t n, struct subtree *out)
+{
+	int k = 0;
+	uint64_t start = 0;
+	for (int l = 63; l >= 0; l--)
+		if (n & (1ULL << l)) {
+			out[k].start = start;
+			out[k].size = 1ULL << l;
+			start += 1ULL << l;
+			k++;
+		}
+	return k;
+}
+
+static bool frontier_src(void *ctx, uint64_t start, uint64_t size, uint8_t out[MERKLE_HASH_LEN])
+{
+	struct append *a = ctx;
+	for (int i = 0; i < a->nold; i++)
+		if (a->old[i].start == start && a->old[i].size == size) {
+			memcpy(out, a->old[i].hash, MERKLE_HASH_LEN);
+			return true;
+		}
+	return false;
+}
+
+static bool on_complete(void *ctx, uint64_t start, uint64_t size,
+                        const uint8_t hash[MERKLE_HASH_LEN])
+{
+	struct append *a = ctx;
+	if (a->ndone == 65)
+		return false;
+	a->done[a->ndone].start = start;
+	a->done[a->ndone].size = size;
+	memcpy(a->done[a->ndone].hash, hash, MERKLE_HASH_LEN);
+	a->ndone++;
+	return true;
+}
+
+static void append_finish(struct append *a, bool ok, int64_t index)
+{
+	if (!ok)
+		log_error("ledger: append failed; the action it records fails too");
+	a->cb(ok, index, a->arg);
+	free(a->entry);
+	free(a);
+}
+
+static void append_written(PGresult *res, void *arg)
+{
+	struct append *a = arg;
+	bool ok = res && PQresultStatus(res) == PGRES_COMMAND_OK && atoi(PQcmdTuples(res)) == 1;
+	append_finish(a, ok, ok ? (int64_t)a->n : -1);
+}
+
+static void append_locked(PGresult *res, void *arg)
+{
+	struct append *a = arg;
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		append_finish(a, false, -1);
+		return;
+	}
+	a->n = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+	const char *fhex = PQgetvalue(res, 0, 1);
+	a->nold = decompose(a->n, a->old);
+	if (strlen(fhex) != (size_t)a->nold * 2 * MERKLE_HASH_LEN) {
+		log_error("ledger: frontier of size %llu is corrupt", (unsigned long long)a->n);
+		append_finish(a, false, -1);
+		return;
+	}
+	for (int i = 0; i < a->nold; i++) {
+		char h[HEXH];
+		memcpy(h, fhex + (size_t)i * 2 * MERKLE_HASH_LEN, 2 * MERKLE_HASH_LEN);
+		h[2 * MERKLE_HASH_LEN] = '\0';
+		if (!unhex(h, a->old[i].hash, MERKLE_HASH_LEN)) {
+			append_finish(a, false, -1);
+			return;
+		}
+	}
+	merkle_builder b;
+	merkle_builder_init(&b, on_complete, a);
+	uint8_t leaf[MERKLE_HASH_LEN], root[MERKLE_HASH_LEN];
+	merkle_leaf_hash(a->entry, a->entry_len, leaf);
+	if (!merkle_builder_restore(&b, a->n, frontier_src, a) ||
+	    !merkle_builder_append(&b, leaf)) {
+		append_finish(a, false, -1);
+		return;
+	}
+	merkle_builder_root(&b, root);
+
+	/* The new frontier: the old one's subtrees that remain whole, plus the
+	 * largest subtree this leaf completed. */
+	struct subtree nf[64];
+	int nnew = decompose(a->n + 1, nf);
+	size_t flen = (size_t)nnew * 2 * MERKLE_HASH_LEN + 1;
+	char *frontier = malloc(flen);
+	/* arrays: '{s1,s2}' '{z1,z2}' '{h1,h2}' for the completed subtrees */
+	size_t alen = (size_t)a->ndone * (2 * MERKLE_HASH_LEN + 24) + 8;
+	char *starts = malloc(alen), *sizes = malloc(alen), *hashes = malloc(alen);
+	char *entry_hex = malloc(2 * a->entry_len + 1);
+	if (!frontier || !starts || !sizes || !hashes || !entry_hex)
+		abort();
+	frontier[0] = '\0';
+	for (int i = 0; i < nnew; i++) {
+		const uint8_t *h = NULL;
+		for (int k = 0; k < a->ndone && !h; k++)
+			if (a->done[k].start == nf[i].start && a->done[k].size == nf[i].size)
+				h = a->done[k].hash;
+		for (int k = 0; k < a->nold && !h; k++)
+			if (a->old[k].start == nf[i].start && a->old[k].size == nf[i].size)
+				h = a->old[k].hash;
+		if (!h)
+			abort(); /* the decomposition says it must be one of them */
+		hex(h, MERKLE_HASH_LEN, frontier + (size_t)i * 2 * MERKLE_HASH_LEN);
+	}
+	size_t ws = 0, wz = 0, wh = 0;
+	starts[ws++] = '{', sizes[wz++] = '{', hashes[wh++] = '{';
+	for (int k = 0; k < a->ndone; k++) {
+		const char *sep = k ? "," : "";
+		ws += (size_t)sprintf(starts + ws, "%s%llu", sep,
+		                      (unsigned long long)a->done[k].start);
+		wz += (size_t)sprintf(sizes + wz, "%s%llu", sep,
+		                      (unsigned long long)a->done[k].size);
+		wh += (size_t)sprintf(hashes + wh, "%s", sep);
+		hex(a->done[k].hash, MERKLE_HASH_LEN, hashes + wh);
+		wh += 2 * MERKLE_HASH_LEN;
+	}
+	strcpy(starts + ws, "}"), strcpy(sizes + wz, "}"), strcpy(hashes + wh, "}");
+	hex(a->entry, a->entry_len, entry_hex);
+	char idx[24], leafhex[HEXH], roothex[HEXH];
+	snprintf(idx, sizeof idx, "%llu", (unsigned long long)a->n);
+	hex(leaf, MERKLE_HASH_LEN, leafhex);
+	hex(root, MERKLE_HASH_LEN, roothex);
+	const char *p[12] = {idx,        entry_hex, leafhex, a->actor, a->target, a->action,
+	                     a->dataset, starts,    sizes,   hashes,   roothex,   frontier};
+	db_conn_query(a->conn,
+	              "WITH e AS (INSERT INTO ledger_entries (idx, entry, leaf_hash, actor_org, "
+	              "target_org, action, dataset) VALUES ($1, decode($2, 'hex'), decode($3, "
+	              "'hex'), $4, $5, $6, $7)), s AS (INSERT INTO ledger_subtrees (start, size, "
+	              "hash) SELECT a, b, decode(c, 'hex') FROM unnest($8::bigint[], $9::bigint[], "
+	              "$10::text[]) AS t(a, b, c)) UPDATE ledger_head SET size = $1::bigint + 1, "
+	              "root = decode($11, 'hex'), frontier = decode($12, 'hex') WHERE id = 1 AND "
+	              "size = $1::bigint",
+	              12, p, append_written, a);
+	free(frontier);
+	free(starts);
+	free(sizes);
+	free(hashes);
+	free(entry_hex);
+}
+
+void ledger_append(struct app *app, db_conn *conn, Fiducia__V1__LedgerEntry *e, ledger_done_cb cb,
+                   void *arg)
+{
+	if (!e->time_unix_micros) {
+		struct timeval tv;
+		gettimeofday(&tv, NULL);
+		e->time_unix_micros = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+	}
+	struct append *a = calloc(1, sizeof *a);
+	if (!a)
+		abort();
+	a->app = app;
+	a->conn = conn;
+	a->cb = cb;
+	a->arg = arg;
+	a->entry_len = protobuf_c_message_get_packed_size(&e->base);
+	a->entry = malloc(a->entry_len ? a->entry_len : 1);
+	if (!a->entry)
+		abort();
+	protobuf_c_message_pack(&e->base, a->entry);
+	snprintf(a->actor, sizeof a->actor, "%s", e->actor_org);
+	snprintf(a->target, sizeof a->target, "%s", e->target_org);
+	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
+	        &fiducia__v1__ledger_entry__action__descriptor, (int)e->action);
+	snprintf(a->action, sizeof a->action, "%s", v ? v->name : "UNKNOWN");
+	snprintf(a->dataset, sizeof a->dataset, "%s", e->dataset);
+	db_conn_query(conn,
+	              "SELECT size, encode(frontier, 'hex') FROM ledger_head WHERE id = 1 FOR "
+	              "UPDATE",
+	              0, NULL, append_locked, a);
+}
+
+void ledger_entry_from_request(Fiducia__V1__LedgerEntry *e, const http_req *r)
+{
+	e->actor_org = (char *)r->claims.org;
+	e->actor_role = (char *)auth_role_name(r->claims.role);
+	static const uint8_t zero[32];
+	if (sodium_memcmp(r->claims.jti_hash, zero, 32) != 0) {
+		e->token_jti_hash.data = (uint8_t *)r->claims.jti_hash;
+		e->token_jti_hash.len = 32;
+	}
+}
+
+/* ---- checkpoints ----------------------------------------------------- */
+
+struct sign_round {
+	ledger *l;
+	char *note;
+	char size[24];
+};
+
+static void cas_done(PGresult *res, void *arg)
+{
+	struct sign_round *s = arg;
+	if (res && PQresultStatus(res) == PGRES_COMMAND_OK && atoi(PQcmdTuples(res)) == 1)
+		log_debug("ledger: checkpoint at size %s", s->size);
+	s->l->signing = false;
+	free(s->note);
+	free(s);
+}
+
+static void head_read(PGresult *res, void *arg)
+{
+	ledger *l = arg;
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		l->signing = false;
+		return;
+	}
+	uint64_t size = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+	long long cp = atoll(PQgetvalue(res, 0, 2));
+	if (cp >= 0 && (uint64_t)cp >= size) {
+		l->signing = false;
+		return;
+	}
+	uint8_t root[MERKLE_HASH_LEN];
+	char text[NOTE_NAME_MAX + CHECKPOINT_OVERHEAD + 1], err[128];
+	struct sign_round *s = calloc(1, sizeof *s);
+	size_t len = 0;
+	if (!s || !unhex(PQgetvalue(res, 0, 1), root, sizeof root) ||
+	    !checkpoint_format(l->origin, size, root, text, sizeof text) ||
+	    !note_sign(text, strlen(text), l->origin, l->app->keys->ledger_sk, &s->note, &len, err,
+	               sizeof err)) {
+		log_error("ledger: cannot sign a checkpoint");
+		free(s);
+		l->signing = false;
+		return;
+	}
+	s->l = l;
+	snprintf(s->size, sizeof s->size, "%llu", (unsigned long long)size);
+	const char *p[2] = {s->size, s->note};
+	/* Only forward, and only to a size the log has: never two
+	 * inconsistent checkpoints, whoever signs. */
+	db_query(l->app->db,
+	         "UPDATE ledger_head SET checkpoint_size = $1, checkpoint = $2 WHERE id = 1 AND "
+	         "checkpoint_size < $1::bigint AND size >= $1::bigint",
+	         2, p, cas_done, s);
+}
+
+static void sign_tick(evutil_socket_t fd, short what, void *arg)
+{
+	ledger *l = arg;
+	if (l->signing || !db_pool_up(l->app->db))
+		return;
+	l->signing = true;
+	db_query(l->app->db,
+	         "SELECT size, encode(root, 'hex'), checkpoint_size FROM ledger_head WHERE id = 1",
+	         0, NULL, head_read, l);
+}
+
+ledger *ledger_new(struct app *app, const char *origin, char *err, size_t errlen)
+{
+	ledger *l = calloc(1, sizeof *l);
+	if (!l || !(l->origin = strdup(origin)))
+		goto oom;
+	l->app = app;
+	if (!note_vkey_format(origin, app->keys->ledger_pk, l->vkey, sizeof l->vkey)) {
+		snprintf(err, errlen, "option ledger_origin: \"%s\" is not a valid key name",
+		         origin);
+		ledger_free(l);
+		return NULL;
+	}
+	l->timer = event_new(app->base, -1, EV_PERSIST, sign_tick, l);
+	if (!l->timer)
+		goto oom;
+	struct timeval tv = {1, 0};
+	event_add(l->timer, &tv);
+	return l;
+oom:
+	snprintf(err, errlen, "out of memory");
+	ledger_free(l);
+	return NULL;
+}
+
+void ledger_free(ledger *l)
+{
+	if (!l)
+		return;
+	if (l->timer)
+		event_free(l->timer);
+	free(l->origin);
+	free(l);
+}
+
+/* ---- routes ------------------------------------------------------------- */
+
+static ledger *ledger_of(http_req *r)
+{
+	return r->app->ledger;
+}
+
+static void checkpoint_read(PGresult *res, void *arg)
+{
+	http_req *r = arg;
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		http_reply_unavailable(r);
+		return;
+	}
+	const char *cp = PQgetvalue(res, 0, 0);
+	if (!*cp) {
+		evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Retry-After", "1");
+		http_reply_error(r, 503, "unavailable", "no checkpoint has been signed yet");
+		return;
+	}
+	http_reply_raw(r, 200, "text/plain; charset=utf-8", cp, strlen(cp));
+}
+
+static void get_checkpoint(http_req *r)
+{
+	db_query(r->app->db, "SELECT checkpoint FROM ledger_head WHERE id = 1", 0, NULL,
+	         checkpoint_read, r);
+}
+
+static void get_key(http_req *r)
+{
+	const char *k = ledger_of(r)->vkey;
+	http_reply_raw(r, 200, "text/plain; charset=utf-8", k, strlen(k));
+}
+
+/* A query-string integer in [min, max], or def when absent. */
+static bool query_u64(http_req *r, const char *name, uint64_t def, uint64_t min, uint64_t max,
+                      uint64_t *out)
+{
+	const char *v = http_query(r, name);
+	if (!v) {
+		*out = def;
+		return true;
+	}
+	char *end;
+	unsigned long long x = strtoull(v, &end, 10);
+	if (!*v || *end || v[0] == '-' || x < min || x > max) {
+		http_reply_error(r, 400, "invalid_argument",
+		                 "query parameter %s must be an integer in [%llu, %llu]", name,
+		                 (unsigned long long)min, (unsigned long long)max);
+		return false;
+	}
+	*out = x;
+	return true;
+}
+
+struct entries_ctx {
+	Fiducia__V1__LedgerEntriesResponse out;
+};
+
+static void free_leaves(void *p)
+{
+	Fiducia__V1__LedgerEntriesResponse *o = p;
+	for (size_t i = 0; i < o->n_leaves; i++) {
+		if (o->leaves[i]->decoded)
+			protobuf_c_message_free_unpacked(&o->leaves[i]->decoded->base, NULL);
+		free(o->leaves[i]->entry.data);
+		free(o->leaves[i]);
+	}
+	free(o->leaves);
+	free(o);
+}
+
+static void entries_read(PGresult *res, void *arg)
+{
+	http_req *r = arg;
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		if (!res || db_result_is_unavailable(res))
+			http_reply_unavailable(r);
+		else
+			http_reply_error(r, 500, "internal", "cannot read the ledger");
+		return;
+	}
+	int n = PQntuples(res);
+	Fiducia__V1__LedgerEntriesResponse *o = calloc(1, sizeof *o);
+	if (!o)
+		abort();
+	fiducia__v1__ledger_entries_response__init(o);
+	o->leaves = calloc((size_t)n + 1, sizeof *o->leaves);
+	if (!o->leaves)
+		abort();
+	http_on_complete(r, free_leaves, o);
+	o->tree_size = n ? strtoull(PQgetvalue(res, 0, 2), NULL, 10) : 0;
+	for (int i = 0; i < n; i++) {
+		Fiducia__V1__LedgerLeaf *leaf = calloc(1, sizeof *leaf);
+		if (!leaf)
+			abort();
+		fiducia__v1__ledger_leaf__init(leaf);
+		o->leaves[o->n_leaves++] = leaf;
+		leaf->index = strtoull(PQgetvalue(res, i, 0), NULL, 10);
+		const char *h = PQgetvalue(res, i, 1);
+		size_t len = strlen(h) / 2, got = 0;
+		leaf->entry.data = malloc(len ? len : 1);
+		if (!leaf->entry.data ||
+		    sodium_hex2bin(leaf->entry.data, len, h, strlen(h), NULL, &got, NULL) != 0) {
+			http_reply_error(r, 500, "internal", "corrupt ledger entry %llu",
+			                 (unsigned long long)leaf->index);
+			return;
+		}
+		leaf->entry.len = got;
+		/* The decoded view is a convenience; the bytes are the record. */
+		leaf->decoded = fiducia__v1__ledger_entry__unpack(NULL, got, leaf->entry.data);
+	}
+	http_reply(r, 200, &o->base);
+}
+
+static void get_entries(http_req *r)
+{
+	uint64_t start, limit;
+	if (!query_u64(r, "start", 0, 0, INT64_MAX, &start) ||
+	    !query_u64(r, "limit", 100, 1, ENTRIES_MAX_LIMIT, &limit))
+		return;
+	const char *org = http_query(r, "org"), *action = http_query(r, "action"),
+	           *dataset = http_query(r, "dataset");
+	/* A regulator reads everything; anyone else only what it did or what
+	 * was done about it. */
+	const char *self = r->claims.role == AUTH_ROLE_REGULATOR ? "" : r->claims.org;
+	char s[24], l[24];
+	snprintf(s, sizeof s, "%llu", (unsigned long long)start);
+	snprintf(l, sizeof l, "%llu", (unsigned long long)limit);
+	const char *p[6] = {
+	        s, l, self, org ? org : "", action ? action : "", dataset ? dataset : ""};
+	db_query(r->app->db,
+	         "SELECT idx, encode(entry, 'hex'), (SELECT size FROM ledger_head WHERE id = 1) "
+	         "FROM ledger_entries WHERE idx >= $1::bigint "
+	         "AND ($3 = '' OR actor_org = $3 OR target_org = $3) "
+	         "AND ($4 = '' OR actor_org = $4 OR target_org = $4) "
+	         "AND ($5 = '' OR action = $5) AND ($6 = '' OR dataset = $6) "
+	         "ORDER BY idx LIMIT $2::bigint",
+	         6, p, entries_read, r);
+}
+
+/* Proofs: a first pass records which stored subtrees the proof needs, one
+ * query fetches exactly those, a second pass builds the proof. */
+struct proof_ctx {
+	bool inclusion;
+	uint64_t a, b; /* index, size  |  first, second */
+	struct subtree need[2 * 64 + 2];
+	int nneed;
+	bool missing;
+};
+
+static bool record_src(void *ctx, uint64_t start, uint64_t size, uint8_t out[MERKLE_HASH_LEN])
+{
+	struct proof_ctx *p = ctx;
+	for (int i = 0; i < p->nneed; i++)
+		if (p->need[i].start == start && p->need[i].size == size)
+			goto found;
+	if (p->nneed == (int)(sizeof p->need / sizeof p->need[0]))
+		return false;
+	p->need[p->nneed].start = start;
+	p->need[p->nneed].size = size;
+	p->nneed++;
+found:
+	memset(out, 0, MERKLE_HASH_LEN);
+	return true;
+}
+
+static bool stored_src(void *ctx, uint64_t start, uint64_t size, uint8_t out[MERKLE_HASH_LEN])
+{
+	struct proof_ctx *p = ctx;
+	for (int i = 0; i < p->nneed; i++)
+		if (p->need[i].start == start && p->need[i].size == size) {
+			memcpy(out, p->need[i].hash, MERKLE_HASH_LEN);
+			return true;
+		}
+	p->missing = true;
+	return false;
+}
+
+static bool run_proof(struct proof_ctx *p, merkle_subtree_fn src, uint8_t (*path)[MERKLE_HASH_LEN],
+                      size_t *len)
+{
+	return p->inclusion ? merkle_inclusion_proof(p->a, p->b, src, p, path, len)
+	                    : merkle_consistency_proof(p->a, p->b, src, p, path, len);
+}
+
+static void free_hashes(void *p)
+{
+	ProtobufCBinaryData *h = p;
+	free(h);
+}
+
+static void proof_rows(PGresult *res, void *arg)
+{
+	http_req *r = arg;
+	struct proof_ctx *p = r->ctx;
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		http_reply_unavailable(r);
+		return;
+	}
+	uint64_t head = PQntuples(res) ? strtoull(PQgetvalue(res, 0, 3), NULL, 10) : 0;
+	if (p->b > head || (p->nneed && PQntuples(res) == 0)) {
+		http_reply_error(r, 400, "invalid_argument",
+		                 "tree size %llu exceeds the log (%llu)", (unsigned long long)p->b,
+		                 (unsigned long long)head);
+		return;
+	}
+	for (int i = 0; i < PQntuples(res); i++) {
+		uint64_t st = strtoull(PQgetvalue(res, i, 0), NULL, 10);
+		uint64_t sz = strtoull(PQgetvalue(res, i, 1), NULL, 10);
+		for (int k = 0; k < p->nneed; k++)
+			if (p->need[k].start == st && p->need[k].size == sz)
+				unhex(PQgetvalue(res, i, 2), p->need[k].hash, MERKLE_HASH_LEN);
+	}
+	uint8_t path[MERKLE_PATH_MAX][MERKLE_HASH_LEN];
+	size_t len = 0;
+	if (!run_proof(p, stored_src, path, &len) || p->missing) {
+		http_reply_error(r, 500, "internal", "the ledger lacks a subtree this proof needs");
+		return;
+	}
+	ProtobufCBinaryData *h = calloc(len + 1, sizeof *h);
+	if (!h)
+		abort();
+	http_on_complete(r, free_hashes, h);
+	for (size_t i = 0; i < len; i++) {
+		h[i].data = path[i];
+		h[i].len = MERKLE_HASH_LEN;
+	}
+	if (p->inclusion) {
+		Fiducia__V1__InclusionProof out = FIDUCIA__V1__INCLUSION_PROOF__INIT;
+		out.index = p->a;
+		out.tree_size = p->b;
+		out.n_hashes = len;
+		out.hashes = h;
+		http_reply(r, 200, &out.base);
+	} else {
+		Fiducia__V1__ConsistencyProof out = FIDUCIA__V1__CONSISTENCY_PROOF__INIT;
+		out.first = p->a;
+		out.second = p->b;
+		out.n_hashes = len;
+		out.hashes = h;
+		http_reply(r, 200, &out.base);
+	}
+}
+
+static void proof(http_req *r, bool inclusion)
+{
+	struct proof_ctx *p = calloc(1, sizeof *p);
+	if (!p)
+		abort();
+	http_on_complete(r, free, p);
+	r->ctx = p;
+	p->inclusion = inclusion;
+	if (inclusion) {
+		if (!query_u64(r, "index", UINT64_MAX, 0, INT64_MAX, &p->a) ||
+		    !query_u64(r, "size", UINT64_MAX, 1, INT64_MAX, &p->b))
+			return;
+		if (p->a == UINT64_MAX || p->b == UINT64_MAX || p->a >= p->b) {
+			http_reply_error(r, 400, "invalid_argument",
+			                 "need index and size with index < size");
+			return;
+		}
+	} else {
+		if (!query_u64(r, "first", UINT64_MAX, 0, INT64_MAX, &p->a) ||
+		    !query_u64(r, "second", UINT64_MAX, 0, INT64_MAX, &p->b))
+			return;
+		if (p->a == UINT64_MAX || p->b == UINT64_MAX || p->a > p->b) {
+			http_reply_error(r, 400, "invalid_argument",
+			                 "need first and second with first <= second");
+			return;
+		}
+	}
+	uint8_t path[MERKLE_PATH_MAX][MERKLE_HASH_LEN];
+	size_t len = 0;
+	if (!run_proof(p, record_src, path, &len)) {
+		http_reply_error(r, 400, "invalid_argument", "no such proof");
+		return;
+	}
+	/* '{s1,...}' and '{z1,...}' of the subtrees needed (possibly none). */
+	char *s = malloc((size_t)p->nneed * 24 + 3), *z = malloc((size_t)p->nneed * 24 + 3);
+	if (!s || !z)
+		abort();
+	size_t ws = 0, wz = 0;
+	s[ws++] = '{', z[wz++] = '{';
+	for (int i = 0; i < p->nneed; i++) {
+		ws += (size_t)sprintf(s + ws, "%s%llu", i ? "," : "",
+		                      (unsigned long long)p->need[i].start);
+		wz += (size_t)sprintf(z + wz, "%s%llu", i ? "," : "",
+		                      (unsigned long long)p->need[i].size);
+	}
+	strcpy(s + ws, "}"), strcpy(z + wz, "}");
+	const char *prm[2] = {s, z};
+	/* One row even when no subtree is needed, to learn the log's size. */
+	db_query(r->app->db,
+	         "SELECT t.start, t.size, encode(t.hash, 'hex'), h.size FROM ledger_head h "
+	         "LEFT JOIN (SELECT st.* FROM ledger_subtrees st JOIN unnest($1::bigint[], "
+	         "$2::bigint[]) AS w(a, b) ON st.start = w.a AND st.size = w.b) t ON true "
+	         "WHERE h.id = 1",
+	         2, prm, proof_rows, r);
+	free(s);
+	free(z);
+}
+
+static void get_inclusion(http_req *r)
+{
+	proof(r, true);
+}
+
+static void get_consistency(http_req *r)
+{
+	proof(r, false);
+}
+
+const http_route ledger_routes[] = {
+        {"GET", "/v1/ledger/checkpoint", get_checkpoint, 0},
+        {"GET", "/v1/ledger/key", get_key, 0},
+        {"GET", "/v1/ledger/entries", get_entries, AUTH_ROLE_ANY},
+        {"GET", "/v1/ledger/proof/inclusion", get_inclusion, AUTH_ROLE_ANY},
+        {"GET", "/v1/ledger/proof/consistency", get_consistency, AUTH_ROLE_ANY},
+        {NULL, NULL, NULL, 0},
+};
