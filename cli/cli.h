@@ -20,6 +20,7 @@ enum cli_exit {
 	CLI_EXIT_FAIL = 1,        /* the server refused or failed, or a local operation failed */
 	CLI_EXIT_USAGE = 2,       /* bad command line: unknown command or option, invalid value */
 	CLI_EXIT_UNREACHABLE = 3, /* no HTTP response: connection, TLS or timeout */
+	CLI_EXIT_VERIFY = 4,      /* the ledger did not verify: tampering, rollback, fork */
 };
 
 /* Returned by cli_args_parse when parsing succeeded and the command goes on. */
@@ -58,6 +59,7 @@ struct cli_cmd {
 extern const struct cli_cmd cmd_token_entry;
 extern const struct cli_cmd cmd_whoami_entry;
 extern const struct cli_cmd cmd_org_entry;
+extern const struct cli_cmd cmd_ledger_entry;
 
 struct cli_ctx {
 	/* Global flags (main.c's option table), borrowed from argv or the environment. */

@@ -18,6 +18,7 @@ static const struct cli_cmd *const commands[] = {
         &cmd_token_entry,
         &cmd_whoami_entry,
         &cmd_org_entry,
+        &cmd_ledger_entry, /* one per line: this comment keeps clang-format from packing */
         NULL,
 };
 
@@ -88,7 +89,8 @@ static void print_help(FILE *out)
 	      "  0  success\n"
 	      "  1  the server answered with an error, or a local operation failed\n"
 	      "  2  usage error (unknown command or option, invalid value)\n"
-	      "  3  the server could not be reached (connection, TLS, timeout)\n",
+	      "  3  the server could not be reached (connection, TLS, timeout)\n"
+	      "  4  ledger verify: the ledger did not verify (tampering, rollback, fork)\n",
 	      out);
 }
 
