@@ -17,6 +17,7 @@
 
 #include "fiducia/v1/orgs.pb-c.h"
 #include "testutil.h"
+#include "fakeserver.h"
 
 static pid_t server_pid;
 static int server_port;
@@ -73,50 +74,14 @@ static void handle(struct evhttp_request *req, void *arg)
 	}
 }
 
-/* Forks the server; it binds a free port of 127.0.0.1 and tells it through a pipe. */
 static void server_start(void)
 {
-	int p[2];
-	if (pipe(p) != 0)
-		exit(1);
-	fflush(NULL);
-	server_pid = fork();
-	if (server_pid == 0) {
-		close(p[0]);
-		struct event_base *base = event_base_new();
-		struct evhttp *http = evhttp_new(base);
-		struct evhttp_bound_socket *s =
-		        evhttp_bind_socket_with_handle(http, "127.0.0.1", 0);
-		int port = 0;
-		if (s) {
-			struct sockaddr_in sin;
-			socklen_t sl = sizeof sin;
-			getsockname(evhttp_bound_socket_get_fd(s), (struct sockaddr *)&sin, &sl);
-			port = ntohs(sin.sin_port);
-		}
-		if (write(p[1], &port, sizeof port) != sizeof port || !port)
-			_exit(1);
-		evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-		                                         EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE);
-		evhttp_set_gencb(http, handle, NULL);
-		event_base_dispatch(base);
-		_exit(0);
-	}
-	close(p[1]);
-	if (server_pid < 0 || read(p[0], &server_port, sizeof server_port) != sizeof server_port ||
-	    !server_port) {
-		fprintf(stderr, "cannot start the test server\n");
-		exit(1);
-	}
-	close(p[0]);
+	server_pid = fake_server_start(handle, &server_port);
 }
 
 static void server_stop(void)
 {
-	if (server_pid > 0) {
-		kill(server_pid, SIGKILL);
-		waitpid(server_pid, NULL, 0);
-	}
+	fake_server_stop(&server_pid);
 }
 
 #define TEST_TOKEN "aaa.bbb.ccc"

@@ -22,6 +22,7 @@
 #include <netinet/in.h>
 
 #include "testutil.h"
+#include "fakeserver.h"
 
 #define ORIGIN     "fiducia.test/ledger"
 #define TEST_TOKEN "aaa.bbb.ccc"
@@ -263,50 +264,15 @@ static void handle(struct evhttp_request *req, void *arg)
 	evhttp_clear_headers(&q);
 }
 
-/* Forks a server of the fake as it is now; it tells its port through a pipe. */
 static void server_start(void)
 {
-	int p[2];
-	if (pipe(p) != 0)
-		exit(1);
-	fflush(NULL);
-	server_pid = fork();
-	if (server_pid == 0) {
-		close(p[0]);
-		struct event_base *base = event_base_new();
-		struct evhttp *http = evhttp_new(base);
-		struct evhttp_bound_socket *s =
-		        evhttp_bind_socket_with_handle(http, "127.0.0.1", 0);
-		int port = 0;
-		if (s) {
-			struct sockaddr_in sin;
-			socklen_t sl = sizeof sin;
-			getsockname(evhttp_bound_socket_get_fd(s), (struct sockaddr *)&sin, &sl);
-			port = ntohs(sin.sin_port);
-		}
-		if (write(p[1], &port, sizeof port) != sizeof port || !port)
-			_exit(1);
-		evhttp_set_gencb(http, handle, NULL);
-		event_base_dispatch(base);
-		_exit(0);
-	}
-	close(p[1]);
-	if (server_pid < 0 || read(p[0], &server_port, sizeof server_port) != sizeof server_port ||
-	    !server_port) {
-		fprintf(stderr, "cannot start the test server\n");
-		exit(1);
-	}
-	close(p[0]);
+	server_pid = fake_server_start(handle, &server_port);
 	snprintf(url, sizeof url, "http://127.0.0.1:%d", server_port);
 }
 
 static void server_stop(void)
 {
-	if (server_pid > 0) {
-		kill(server_pid, SIGKILL);
-		waitpid(server_pid, NULL, 0);
-		server_pid = 0;
-	}
+	fake_server_stop(&server_pid);
 }
 
 /* ---- running the command --------------------------------------------------- */
