@@ -261,6 +261,28 @@ void ledger_entry_from_request(Fiducia__V1__LedgerEntry *e, const http_req *r)
 
 /* ---- checkpoints ----------------------------------------------------- */
 
+bool ledger_check_key(PGconn *c, const char *origin, const uint8_t pk[32], char *err, size_t errlen)
+{
+	PGresult *r = PQexec(c, "SELECT checkpoint FROM ledger_head WHERE id = 1");
+	bool ok = true;
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+		const char *cp = PQgetvalue(r, 0, 0);
+		size_t text_len;
+		char why[128];
+		if (*cp && !note_verify(cp, strlen(cp), origin, pk, &text_len, why, sizeof why)) {
+			snprintf(err, errlen,
+			         "the log's current checkpoint does not verify with this process's "
+			         "ledger key and origin %s (%s): every fiduciad of a deployment "
+			         "must "
+			         "share ledger_key_file and ledger_origin",
+			         origin, why);
+			ok = false;
+		}
+	}
+	PQclear(r);
+	return ok;
+}
+
 struct sign_round {
 	ledger *l;
 	char *note;

@@ -23,6 +23,12 @@ ledger *ledger_new(struct app *app, const char *origin, char *err, size_t errlen
         __attribute__((warn_unused_result));
 void ledger_free(ledger *l);
 
+/* Start-up only (blocking): false when the log's current checkpoint was not
+ * signed by (origin, pk), i.e. this process would sign with another key
+ * than the rest of the deployment, or under another origin. */
+bool ledger_check_key(PGconn *c, const char *origin, const uint8_t pk[32], char *err, size_t errlen)
+        __attribute__((warn_unused_result));
+
 /* ok is false when the append failed (the caller then rolls back and
  * fails the action: fail closed); index is the new leaf's index. */
 typedef void (*ledger_done_cb)(bool ok, int64_t index, void *arg);

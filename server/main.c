@@ -38,8 +38,10 @@ static void die(const char *what, const char *err)
 	fprintf(stderr, "fiduciad: %s: %s\n", what, err);
 }
 
-/* Blocking, at start-up: wait for the database, then migrate. */
-static bool prepare_database(const char *conninfo, char *err, size_t errlen)
+/* Blocking, at start-up: wait for the database, migrate, and check that our
+ * ledger key is the one the log is signed with. */
+static bool prepare_database(const char *conninfo, const config *cfg, const keys *k, char *err,
+                             size_t errlen)
 {
 	PGconn *c = NULL;
 	for (int attempt = 0; attempt < 30; attempt++) {
@@ -62,6 +64,15 @@ static bool prepare_database(const char *conninfo, char *err, size_t errlen)
 	}
 	db_log_notices(c);
 	bool ok = migrate_apply(c, err, errlen);
+	char why[512];
+	if (ok && !ledger_check_key(c, cfg->ledger_origin, k->ledger_pk, why, sizeof why)) {
+		if (cfg->production) {
+			snprintf(err, errlen, "%s", why);
+			ok = false;
+		} else {
+			log_warn("%s (development: starting anyway)", why);
+		}
+	}
 	PQfinish(c);
 	return ok;
 }
@@ -232,7 +243,7 @@ int main(int argc, char **argv)
 		die("embedded PostgreSQL", err);
 		goto out;
 	}
-	if (!conninfo || !prepare_database(conninfo, err, sizeof err)) {
+	if (!conninfo || !prepare_database(conninfo, &cfg, app.keys, err, sizeof err)) {
 		die("database", err[0] ? err : "out of memory");
 		goto out;
 	}

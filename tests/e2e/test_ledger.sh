@@ -42,7 +42,7 @@ L0=$(leaf 0) L1=$(leaf 1) L2=$(leaf 2) L3=$(leaf 3)
 N01=$(node "$L0" "$L1"); N23=$(node "$L2" "$L3"); ROOT4=$(node "$N01" "$N23")
 
 # The checkpoint: wait for size 4, then check it byte by byte.
-for i in $(seq 1 50); do
+for i in $(seq 1 200); do
 	CP=$(curl -s "$URL/v1/ledger/checkpoint")
 	[ "$(sed -n 2p <<<"$CP")" = 4 ] && break
 	sleep 0.1
@@ -116,7 +116,7 @@ psql "$PGURL" -qc "ALTER TABLE ledger_entries DROP CONSTRAINT no_more" >/dev/nul
 req POST /v1/orgs "$OP" '{"name":"airbnb","kind":"HOLDER"}'; expect_status 201 "recordable again"
 
 # Tampering with PostgreSQL is detected by fiducia ledger verify (exit 4).
-for i in $(seq 1 50); do   # a checkpoint covering the airbnb entry
+for i in $(seq 1 200); do   # a checkpoint covering the airbnb entry
 	[ "$(curl -s "$URL/v1/ledger/checkpoint" | sed -n 2p)" = 5 ] && break; sleep 0.1
 done
 verify --state "$FD_TMP/state"; rc=$?
@@ -149,7 +149,7 @@ OPF=$(fd_token operator operator)
 for o in cnil x1 x2 x3 x4 x5; do
 	req POST /v1/orgs "$OPF" "{\"name\":\"$o\",\"kind\":\"REGULATOR\"}" >/dev/null
 done
-for i in $(seq 1 50); do
+for i in $(seq 1 200); do
 	[ "$(curl -s "$URL/v1/ledger/checkpoint" | sed -n 2p)" = 6 ] && break; sleep 0.1
 done
 check "the forked log is signed by the same key" test "$(curl -s "$URL/v1/ledger/key")" = "$VK"

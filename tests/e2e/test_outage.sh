@@ -36,7 +36,7 @@ URL=$URL_B
 req POST /v1/orgs/waze/disable "$OP_B"; expect_status 200 "disable on b"
 URL=$URL_A
 refused=0
-for i in $(seq 1 50); do
+for i in $(seq 1 200); do
 	req GET /v1/whoami "$HOLDER_A"
 	[ "$STATUS" = 403 ] && { refused=1; break; }
 	sleep 0.1
@@ -67,7 +67,7 @@ mth() { # start n
 	printf '01%s%s' "$(mth "$s" "$k")" "$(mth $((s + k)) $((n - k)))" | xxd -r -p | h
 }
 ROOT=$(mth 0 "$N")
-for i in $(seq 1 50); do
+for i in $(seq 1 200); do
 	CP=$(curl -s "$URL_A/v1/ledger/checkpoint")
 	[ "$(sed -n 2p <<<"$CP")" = "$N" ] && break
 	sleep 0.1

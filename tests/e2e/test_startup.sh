@@ -52,6 +52,17 @@ req GET /v1/whoami "$T"; expect_status 200 "configured ES256 issuer is trusted"
 expect_json .issuer corp-idp "issuer name"
 check "the external database holds the schema" test "$(psql "$PG_URL" -tAc 'select count(*) from orgs')" = 1
 
+# A second production process with another ledger key is refused: one log,
+# one signing key.
+for i in $(seq 1 200); do curl -sf "$URL/v1/ledger/checkpoint" >/dev/null && break; sleep 0.1; done
+mkdir -p "$FD_TMP/prod2/keys"
+cp "$FD_TMP/prod/keys/kek.key" "$FD_TMP/prod2/keys/"
+head -c 32 /dev/urandom >"$FD_TMP/prod2/keys/ledger-ed25519.key"
+chmod 600 "$FD_TMP/prod2/keys/"*
+err=$("$FIDUCIAD" --config "$FD_TMP/prod.conf" --data-dir "$FD_TMP/prod2" --listen 127.0.0.1:0 2>&1); rc=$?
+check "a production process with another ledger key is refused" test "$rc" != 0
+check "... saying the key must be shared" grep -q "share ledger_key_file" <<<"$err"
+
 # Oversized bodies: 413 with an Error message naming the limit; nothing written.
 fd_start small --set "database_url=$PG_URL" --set max_body_size=2048 --set dev_issuer=true || fd_finish
 OPS=$(fd_token operator operator)
