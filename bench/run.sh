@@ -52,8 +52,6 @@ RO=$(awk -v a="$MO" -v b="$MB" 'BEGIN {printf "%.1f", 100*a/b}')
 CPU=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 MEM=$(free -g | awk '/Mem:/ {print $2 " GiB"}')
 {
-	echo "# Benchmark results"
-	echo
 	echo "## HTTP throughput: fiduciad vs. a minimal evhttp server (issue 2)"
 	echo
 	echo "- machine: $(nproc) cores, $CPU, $MEM, $(uname -sr), Debian $(cat /etc/debian_version)"
@@ -68,5 +66,14 @@ MEM=$(free -g | awk '/Mem:/ {print $2 " GiB"}')
 	echo
 	echo "wrk and the server share the machine's cores, so absolute figures are lower than on"
 	echo "separate hosts; the ratios are what the goals are about."
-} >bench/RESULTS.md
+} >"$TMP/section.md"
+# Replace only this benchmark's section of RESULTS.md; other benchmarks keep theirs.
+RES=bench/RESULTS.md
+[ -f "$RES" ] || printf '# Benchmark results\n' >"$RES"
+awk -v sec="$TMP/section.md" '
+	/<!-- http:begin -->/ { print; while ((getline l < sec) > 0) print l; skip = 1; next }
+	/<!-- http:end -->/ { skip = 0 }
+	!skip { print }' "$RES" >"$TMP/res.md"
+grep -q '<!-- http:begin -->' "$RES" || { printf '\n<!-- http:begin -->\n'; cat "$TMP/section.md"; printf '<!-- http:end -->\n'; } >>"$TMP/res.md"
+mv "$TMP/res.md" "$RES"
 cat bench/RESULTS.md
