@@ -388,34 +388,6 @@ static ledger *ledger_of(http_req *r)
 	return r->app->ledger;
 }
 
-static void checkpoint_read(PGresult *res, void *arg)
-{
-	http_req *r = arg;
-	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-		http_reply_unavailable(r);
-		return;
-	}
-	const char *cp = PQgetvalue(res, 0, 0);
-	if (!*cp) {
-		evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Retry-After", "1");
-		http_reply_error(r, 503, "unavailable", "no checkpoint has been signed yet");
-		return;
-	}
-	http_reply_raw(r, 200, "text/plain; charset=utf-8", cp, strlen(cp));
-}
-
-static void get_checkpoint(http_req *r)
-{
-	db_query(r->app->db, "SELECT checkpoint FROM ledger_head WHERE id = 1", 0, NULL,
-	         checkpoint_read, r);
-}
-
-static void get_key(http_req *r)
-{
-	const char *k = ledger_of(r)->vkey;
-	http_reply_raw(r, 200, "text/plain; charset=utf-8", k, strlen(k));
-}
-
 /* A query-string integer in [min, max], or def when absent. */
 static bool query_u64(http_req *r, const char *name, uint64_t def, uint64_t min, uint64_t max,
                       uint64_t *out)
@@ -435,6 +407,92 @@ static bool query_u64(http_req *r, const char *name, uint64_t def, uint64_t min,
 	}
 	*out = x;
 	return true;
+}
+
+/* GET /v1/ledger/checkpoint[?size=N]: with N, wait (up to 5 s) for a
+ * checkpoint covering at least N entries, signing one at once. */
+struct cp_wait {
+	uint64_t want; /* 0: whatever is current */
+	int tries;
+	struct event *timer;
+};
+
+static void cp_poll(http_req *r);
+
+static void cp_timer(evutil_socket_t fd, short what, void *arg)
+{
+	cp_poll(arg);
+}
+
+static void cp_free(void *p)
+{
+	struct cp_wait *w = p;
+	if (w->timer)
+		event_free(w->timer);
+	free(w);
+}
+
+static void checkpoint_read(PGresult *res, void *arg)
+{
+	http_req *r = arg;
+	struct cp_wait *w = r->ctx;
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		http_reply_unavailable(r);
+		return;
+	}
+	const char *cp = PQgetvalue(res, 0, 0);
+	long long cp_size = atoll(PQgetvalue(res, 0, 1));
+	uint64_t size = strtoull(PQgetvalue(res, 0, 2), NULL, 10);
+	if (w->want > size) {
+		http_reply_error(r, 400, "invalid_argument", "the log has %llu entries, not %llu",
+		                 (unsigned long long)size, (unsigned long long)w->want);
+		return;
+	}
+	if (*cp && cp_size >= 0 && (uint64_t)cp_size >= w->want) {
+		http_reply_raw(r, 200, "text/plain; charset=utf-8", cp, strlen(cp));
+		return;
+	}
+	if (w->want == 0 && *cp) {
+		http_reply_raw(r, 200, "text/plain; charset=utf-8", cp, strlen(cp));
+		return;
+	}
+	if (++w->tries > 100) {
+		evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Retry-After", "1");
+		http_reply_error(r, 503, "unavailable", "no checkpoint covers %llu entries yet",
+		                 (unsigned long long)w->want);
+		return;
+	}
+	/* Ask for a signature now rather than at the next tick, then look again. */
+	sign_tick(-1, 0, ledger_of(r));
+	if (!w->timer && !(w->timer = evtimer_new(r->app->base, cp_timer, r)))
+		abort();
+	struct timeval tv = {0, 50000};
+	evtimer_add(w->timer, &tv);
+}
+
+static void cp_poll(http_req *r)
+{
+	db_query(r->app->db,
+	         "SELECT checkpoint, checkpoint_size, size FROM ledger_head WHERE id = 1", 0, NULL,
+	         checkpoint_read, r);
+}
+
+static void get_checkpoint(http_req *r)
+{
+	struct cp_wait *w = calloc(1, sizeof *w);
+	if (!w)
+		abort();
+	http_on_complete(r, cp_free, w);
+	r->ctx = w;
+	if (!query_u64(r, "size", 0, 0, INT64_MAX, &w->want))
+		return;
+	cp_poll(r);
+}
+
+static void get_key(http_req *r)
+{
+	const char *k = ledger_of(r)->vkey;
+	http_reply_raw(r, 200, "text/plain; charset=utf-8", k, strlen(k));
 }
 
 struct entries_ctx {
@@ -458,8 +516,12 @@ static void entries_read(PGresult *res, void *arg)
 {
 	http_req *r = arg;
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 		if (!res || db_result_is_unavailable(res))
 			http_reply_unavailable(r);
+		else if (st && strncmp(st, "22", 2) == 0)
+			http_reply_error(r, 400, "invalid_argument",
+			                 "from and to must be RFC 3339 timestamps");
 		else
 			http_reply_error(r, 500, "internal", "cannot read the ledger");
 		return;
@@ -504,23 +566,32 @@ static void get_entries(http_req *r)
 	    !query_u64(r, "limit", 100, 1, ENTRIES_MAX_LIMIT, &limit))
 		return;
 	const char *org = http_query(r, "org"), *action = http_query(r, "action"),
-	           *dataset = http_query(r, "dataset");
+	           *dataset = http_query(r, "dataset"), *from = http_query(r, "from"),
+	           *to = http_query(r, "to");
 	/* A regulator reads everything; anyone else only what it did or what
 	 * was done about it. */
 	const char *self = r->claims.role == AUTH_ROLE_REGULATOR ? "" : r->claims.org;
 	char s[24], l[24];
 	snprintf(s, sizeof s, "%llu", (unsigned long long)start);
 	snprintf(l, sizeof l, "%llu", (unsigned long long)limit);
-	const char *p[6] = {
-	        s, l, self, org ? org : "", action ? action : "", dataset ? dataset : ""};
+	const char *p[8] = {s,
+	                    l,
+	                    self,
+	                    org ? org : "",
+	                    action ? action : "",
+	                    dataset ? dataset : "",
+	                    from ? from : "",
+	                    to ? to : ""};
 	db_query(r->app->db,
 	         "SELECT idx, encode(entry, 'hex'), (SELECT size FROM ledger_head WHERE id = 1) "
 	         "FROM ledger_entries WHERE idx >= $1::bigint "
 	         "AND ($3 = '' OR actor_org = $3 OR target_org = $3) "
 	         "AND ($4 = '' OR actor_org = $4 OR target_org = $4) "
 	         "AND ($5 = '' OR action = $5) AND ($6 = '' OR dataset = $6) "
+	         "AND ($7 = '' OR created_at >= $7::timestamptz) "
+	         "AND ($8 = '' OR created_at < $8::timestamptz) "
 	         "ORDER BY idx LIMIT $2::bigint",
-	         6, p, entries_read, r);
+	         8, p, entries_read, r);
 }
 
 /* Proofs: a first pass records which stored subtrees the proof needs, one
