@@ -407,44 +407,14 @@ static bool is_b64url(unsigned char c)
 	       c == '-' || c == '_';
 }
 
-static int b64url_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
-
-/* Strict, unpadded base64url (RFC 4648 section 5): canonical encodings only. */
+/* Strict, unpadded base64url (RFC 4648 section 5), by libsodium, which
+ * refuses non-zero padding bits (a second spelling of the same bytes). */
 static bool b64url_decode(const char *in, size_t n, unsigned char *out, size_t cap, size_t *outlen)
 {
-	unsigned acc = 0, bits = 0;
-	size_t o = 0;
-
-	if (n % 4 == 1 || n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0) > cap)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		int d = b64url_value((unsigned char)in[i]);
-		if (d < 0)
-			return false;
-		acc = ((acc << 6) | (unsigned)d) & 0xffffu;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (unsigned char)(acc >> bits);
-		}
-	}
-	if (bits && (acc & ((1u << bits) - 1)))
-		return false; /* non-zero padding bits: a second spelling of the same bytes */
-	*outlen = o;
-	return true;
+	const char *end = NULL;
+	return sodium_base642bin(out, cap, in, n, NULL, outlen, &end,
+	                         sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0 &&
+	       end == in + n;
 }
 
 /* Decodes one segment into buf and parses it as a JSON object (NULL if anything is off). */

@@ -39,9 +39,6 @@ static void note_err(char *err, size_t errlen, const char *fmt, ...)
 
 /* --- base64, RFC 4648 section 4, with padding ----------------------------- */
 
-static const char b64_alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 /* Encoded length of n bytes, without the NUL. */
 static size_t b64_encoded_len(size_t n)
 {
@@ -51,30 +48,7 @@ static size_t b64_encoded_len(size_t n)
 /* Writes b64_encoded_len(n) characters and a NUL to out. */
 static void b64_encode(const uint8_t *in, size_t n, char *out)
 {
-	size_t i = 0, o = 0;
-	uint32_t v;
-
-	for (; i + 3 <= n; i += 3) {
-		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-		out[o++] = b64_alphabet[v >> 18 & 63];
-		out[o++] = b64_alphabet[v >> 12 & 63];
-		out[o++] = b64_alphabet[v >> 6 & 63];
-		out[o++] = b64_alphabet[v & 63];
-	}
-	if (n - i == 1) {
-		v = (uint32_t)in[i] << 16;
-		out[o++] = b64_alphabet[v >> 18 & 63];
-		out[o++] = b64_alphabet[v >> 12 & 63];
-		out[o++] = '=';
-		out[o++] = '=';
-	} else if (n - i == 2) {
-		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
-		out[o++] = b64_alphabet[v >> 18 & 63];
-		out[o++] = b64_alphabet[v >> 12 & 63];
-		out[o++] = b64_alphabet[v >> 6 & 63];
-		out[o++] = '=';
-	}
-	out[o] = '\0';
+	sodium_bin2base64(out, b64_encoded_len(n) + 1, in, n, sodium_base64_VARIANT_ORIGINAL);
 }
 
 static int b64_value(unsigned char c)

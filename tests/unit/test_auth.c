@@ -538,7 +538,7 @@ static void test_missing(void)
 static void set_pad_bit(char *seg, size_t n)
 {
 	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	int d = b64url_value((unsigned char)seg[n - 1]);
+	int d = (int)(strchr(a, seg[n - 1]) - a);
 	seg[n - 1] = a[d | 1];
 }
 
