@@ -37,6 +37,12 @@ TEMP=$($CLI token mint --data-dir "$FIDUCIA_DATA" --org demo-temp --role holder)
 FIDUCIA_TOKEN=$OP $CLI org disable demo-temp
 FIDUCIA_TOKEN=$TEMP $CLI whoami || true
 
+step "The regulator verifies the transparency ledger with its own check"
+REG=$($CLI token mint --data-dir "$FIDUCIA_DATA" --org cnil --role regulator)
+VKEY=$(curl -s "$FIDUCIA_URL/v1/ledger/key")
+echo "verifier key: $VKEY"
+FIDUCIA_TOKEN=$REG $CLI ledger verify --vkey "$VKEY" --state "$FIDUCIA_DATA/regulator-ledger.state"
+
 step "Health, readiness and metrics"
 curl -s "$FIDUCIA_URL/readyz"; echo
 curl -s "$FIDUCIA_URL/metrics" | grep -E '^fiducia_(http_requests_total|db_pool_connections)' | head -8
