@@ -332,6 +332,10 @@ static void put_real(sbuf *b, double d, bool is_float)
 		if (is_float ? fabs(back) < FLOAT_LIMIT && (float)back == (float)d : back == d)
 			break;
 	}
+	/* Shortest is not always clearest: 200 is "2e+02" at precision 1.
+	 * Whole numbers of up to 17 digits are written positionally. */
+	if (strchr(tmp, 'e') && fabs(d) >= 1 && fabs(d) < 1e17 && d == floor(d))
+		snprintf(tmp, sizeof tmp, "%.0f", d);
 	sb_puts(b, tmp);
 }
 

@@ -106,6 +106,8 @@ struct db_conn {
 	char *pend_sql;  /* ... then this runs with these params */
 	int pend_n;
 	char **pend_params;
+	int *pend_lengths, *pend_formats; /* NULL for text parameters */
+	bool pend_borrowed;               /* pend_params belong to the caller */
 };
 
 struct db_pool {
@@ -285,9 +287,14 @@ static void fail_waiters(db_pool *p)
 
 static void clear_pending(db_conn *c)
 {
-	for (int i = 0; i < c->pend_n; i++)
-		free(c->pend_params[i]);
+	if (!c->pend_borrowed)
+		for (int i = 0; i < c->pend_n; i++)
+			free(c->pend_params[i]);
 	free(c->pend_params);
+	free(c->pend_lengths);
+	free(c->pend_formats);
+	c->pend_lengths = c->pend_formats = NULL;
+	c->pend_borrowed = false;
 	free(c->pend_sql);
 	c->pend_params = NULL;
 	c->pend_sql = NULL;
@@ -794,8 +801,8 @@ static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
 			snprintf(name, sizeof name, "s%d", c->nstmts++);
 			c->preparing = false;
 			bool sent = PQsendQueryPrepared(c->pg, name, c->pend_n,
-			                                (const char *const *)c->pend_params, NULL,
-			                                NULL, 0);
+			                                (const char *const *)c->pend_params,
+			                                c->pend_lengths, c->pend_formats, 0);
 			clear_pending(c);
 			int f = sent ? PQflush(c->pg) : -1;
 			if (f < 0) {
@@ -987,8 +994,8 @@ void db_acquire(db_pool *p, db_conn_cb cb, void *arg)
 	p->n_waiting++;
 }
 
-void db_conn_query(db_conn *c, const char *sql, int nparams, const char *const *params,
-                   db_result_cb cb, void *arg)
+static void conn_query(db_conn *c, const char *sql, int nparams, const char *const *params,
+                       const int *lengths, const int *formats, db_result_cb cb, void *arg)
 {
 	assert(c->state == DB_CONN_HELD);
 	if (c->broken) {
@@ -1004,24 +1011,39 @@ void db_conn_query(db_conn *c, const char *sql, int nparams, const char *const *
 	if (found >= 0) {
 		char name[16];
 		snprintf(name, sizeof name, "s%d", found);
-		sent = PQsendQueryPrepared(c->pg, name, nparams, params, NULL, NULL, 0);
+		sent = PQsendQueryPrepared(c->pg, name, nparams, params, lengths, formats, 0);
 	} else if (c->nstmts < MAX_PREPARED) {
-		/* Parse now, execute when PostgreSQL confirms; the caller's
-		 * strings may be gone by then, so keep copies. */
+		/* Parse now, execute when PostgreSQL confirms. Text parameters
+		 * are copied (the caller's strings may be gone by then); binary
+		 * ones are borrowed until the callback, as documented. */
 		char name[16];
 		snprintf(name, sizeof name, "s%d", c->nstmts);
+		size_t np = (size_t)(nparams ? nparams : 1);
 		c->pend_sql = strdup(sql);
-		c->pend_params = calloc((size_t)(nparams ? nparams : 1), sizeof(char *));
+		c->pend_params = calloc(np, sizeof(char *));
 		c->pend_n = nparams;
 		if (!c->pend_sql || !c->pend_params)
 			abort();
-		for (int i = 0; i < nparams; i++)
-			if (params[i] && !(c->pend_params[i] = strdup(params[i])))
+		if (formats) {
+			c->pend_borrowed = true;
+			c->pend_lengths = malloc(np * sizeof(int));
+			c->pend_formats = malloc(np * sizeof(int));
+			if (!c->pend_lengths || !c->pend_formats)
 				abort();
+			for (int i = 0; i < nparams; i++) {
+				c->pend_params[i] = (char *)params[i];
+				c->pend_lengths[i] = lengths[i];
+				c->pend_formats[i] = formats[i];
+			}
+		} else {
+			for (int i = 0; i < nparams; i++)
+				if (params[i] && !(c->pend_params[i] = strdup(params[i])))
+					abort();
+		}
 		c->preparing = true;
 		sent = PQsendPrepare(c->pg, name, sql, nparams, NULL);
 	} else {
-		sent = PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+		sent = PQsendQueryParams(c->pg, sql, nparams, NULL, params, lengths, formats, 0);
 	}
 	if (!sent) {
 		conn_lost(c, PQerrorMessage(c->pg));
@@ -1033,6 +1055,18 @@ void db_conn_query(db_conn *c, const char *sql, int nparams, const char *const *
 		return;
 	}
 	conn_arm(c, EV_READ | (f ? EV_WRITE : 0));
+}
+
+void db_conn_query(db_conn *c, const char *sql, int nparams, const char *const *params,
+                   db_result_cb cb, void *arg)
+{
+	conn_query(c, sql, nparams, params, NULL, NULL, cb, arg);
+}
+
+void db_conn_query_bin(db_conn *c, const char *sql, int nparams, const char *const *values,
+                       const int *lengths, const int *formats, db_result_cb cb, void *arg)
+{
+	conn_query(c, sql, nparams, values, lengths, formats, cb, arg);
 }
 
 void db_release(db_conn *c)

@@ -47,6 +47,12 @@ void db_acquire(db_pool *p, db_conn_cb cb, void *arg);
 void db_conn_query(db_conn *c, const char *sql, int nparams, const char *const *params,
                    db_result_cb cb, void *arg);
 
+/* As db_conn_query, with binary parameters where formats[i] is 1 (lengths[i]
+ * bytes at values[i]; text where 0). The values are borrowed: they must
+ * stay valid until cb runs. Results are text. */
+void db_conn_query_bin(db_conn *c, const char *sql, int nparams, const char *const *values,
+                       const int *lengths, const int *formats, db_result_cb cb, void *arg);
+
 /* Give a connection back. An open transaction is rolled back first. */
 void db_release(db_conn *c);
 

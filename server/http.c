@@ -362,7 +362,7 @@ const char *http_query(http_req *r, const char *name)
 	return evhttp_find_header(&r->query, name);
 }
 
-static bool media_is(const char *value, const char *type)
+bool http_media_is(const char *value, const char *type)
 {
 	size_t n = strlen(type);
 	while (*value == ' ')
@@ -420,10 +420,10 @@ bool http_read_body(http_req *r, const ProtobufCMessageDescriptor *desc, Protobu
 		return false;
 	}
 	bool json;
-	if (ct && media_is(ct, "application/json"))
+	if (ct && http_media_is(ct, "application/json"))
 		json = true;
-	else if (ct &&
-	         (media_is(ct, "application/x-protobuf") || media_is(ct, "application/protobuf")))
+	else if (ct && (http_media_is(ct, "application/x-protobuf") ||
+	                http_media_is(ct, "application/protobuf")))
 		json = false;
 	else {
 		http_reply_error(r, 415, "unsupported_media_type",
@@ -461,6 +461,23 @@ bool http_read_body(http_req *r, const ProtobufCMessageDescriptor *desc, Protobu
 	return true;
 }
 
+bool http_take_body(http_req *r, struct evbuffer **out)
+{
+	*out = NULL;
+	struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
+	size_t len = evbuffer_get_length(in);
+	if ((long long)len > r->srv->max_body) {
+		http_reply_error(r, 413, "body_too_large",
+		                 "request body of %zu bytes exceeds max_body_size (%lld)", len,
+		                 r->srv->max_body);
+		return false;
+	}
+	if (!(*out = evbuffer_new()))
+		abort();
+	evbuffer_add_buffer(*out, in);
+	return true;
+}
+
 /* Accept: protobuf if asked for before JSON; JSON by default. false when the
  * client accepts neither. */
 static bool negotiate(http_req *r)
@@ -473,12 +490,13 @@ static bool negotiate(http_req *r)
 	while (*p) {
 		while (*p == ' ' || *p == ',')
 			p++;
-		if (media_is(p, "application/x-protobuf") || media_is(p, "application/protobuf")) {
+		if (http_media_is(p, "application/x-protobuf") ||
+		    http_media_is(p, "application/protobuf")) {
 			r->want_protobuf = true;
 			return true;
 		}
-		if (media_is(p, "application/json") || media_is(p, "*/*") ||
-		    media_is(p, "application/*"))
+		if (http_media_is(p, "application/json") || http_media_is(p, "*/*") ||
+		    http_media_is(p, "application/*"))
 			return true;
 		p += strcspn(p, ",");
 	}

@@ -87,6 +87,14 @@ const char *http_query(http_req *r, const char *name);
 bool http_read_body(http_req *r, const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out)
         __attribute__((warn_unused_result));
 
+/* Move the raw request body into *out (the caller frees it), after the
+ * max_body_size check (413 is sent and false returned above it). */
+struct evbuffer;
+bool http_take_body(http_req *r, struct evbuffer **out) __attribute__((warn_unused_result));
+
+/* A Content-Type/Accept value names this media type (parameters ignored). */
+bool http_media_is(const char *value, const char *type);
+
 /* Reply with msg in the negotiated format. Completes the request: r is
  * freed before this returns. */
 void http_reply(http_req *r, int status, const ProtobufCMessage *msg);
