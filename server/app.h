@@ -16,6 +16,7 @@ struct orgs_cache;
 struct http_server;
 struct keys;
 struct ledger;
+struct workers;
 
 struct app {
 	const struct config *cfg;
@@ -26,7 +27,8 @@ struct app {
 	struct http_server *http;
 	struct keys *keys;
 	struct ledger *ledger;
-	int schema_version; /* the latest migration this binary knows */
+	struct workers *workers; /* CPU-heavy work off the loop */
+	int schema_version;      /* the latest migration this binary knows */
 };
 
 #endif

@@ -68,6 +68,16 @@ static const struct cf_option options[] = {
          "absent); ignored with production"},
         {"kek_file", CF_STR, OFF(kek_file), 0, 0, "",
          "key-encryption key file; empty means data_dir/keys/kek.key"},
+        {"kek_previous_file", CF_STR, OFF(kek_previous_file), 0, 0, "",
+         "a retired key-encryption key still accepted for unwrapping data keys during a KEK "
+         "rotation (empty = none)"},
+        {"worker_threads", CF_INT, OFF(worker_threads), 0, 256, "0",
+         "threads that parse, encrypt and decrypt data off the event loop (0 = one per CPU)"},
+        {"chunk_rows", CF_INT, OFF(chunk_rows), 1, 1048576, "65536",
+         "most rows in one stored chunk of a new dataset"},
+        {"pseudonym_cache", CF_INT, OFF(pseudonym_cache), 0, 1 << 24, "262144",
+         "subject pseudonyms kept in memory to spare recomputing them (entries of 32 bytes, "
+         "never a raw identifier; 0 = off)"},
         {"ledger_origin", CF_STR, OFF(ledger_origin), 0, 0, "fiducia.localhost/ledger",
          "the ledger's checkpoint origin line and signing key name (e.g. "
          "fiducia.example.eu/ledger)"},

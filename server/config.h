@@ -34,6 +34,10 @@ typedef struct config {
 	bool allow_hs256;
 	bool dev_issuer;
 	char *kek_file;
+	char *kek_previous_file; /* empty: none */
+	long long worker_threads;
+	long long chunk_rows;
+	long long pseudonym_cache;
 	char *ledger_key_file;
 	char *ledger_origin;
 

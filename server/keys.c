@@ -7,6 +7,7 @@
 #include "keys.h"
 #include "config.h"
 #include "log.h"
+#include "vault.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -202,6 +203,15 @@ keys *keys_load(const config *cfg, char *err, size_t errlen)
 	sodium_free(seed);
 	if (!ok)
 		goto fail;
+	vault_kek_id(k->kek, k->kek_id);
+	if (*cfg->kek_previous_file) {
+		if (!(k->kek_previous = sodium_malloc(KEYS_KEK_BYTES)))
+			goto oom;
+		if (!read_key(cfg->kek_previous_file, k->kek_previous, KEYS_KEK_BYTES, err, errlen))
+			goto fail;
+		vault_kek_id(k->kek_previous, k->kek_previous_id);
+		sodium_mprotect_readonly(k->kek_previous);
+	}
 	sodium_mprotect_readonly(k->kek);
 	sodium_mprotect_readonly(k->ledger_sk);
 
@@ -233,6 +243,31 @@ void keys_free(keys *k)
 		return;
 	sodium_free(k->kek); /* sodium_free wipes before unmapping */
 	sodium_free(k->ledger_sk);
+	if (k->kek_previous)
+		sodium_free(k->kek_previous);
 	free(k->dev_issuer_pub_pem);
 	free(k);
+}
+
+const unsigned char *keys_kek_by_id(const keys *k, const char *id)
+{
+	if (strcmp(id, k->kek_id) == 0)
+		return k->kek;
+	if (k->kek_previous && strcmp(id, k->kek_previous_id) == 0)
+		return k->kek_previous;
+	return NULL;
+}
+
+bool keys_read_or_create(const char *path, bool create, unsigned char *out, char *err,
+                         size_t errlen)
+{
+	return load_secret(path, "new key-encryption key", create, out, KEYS_KEK_BYTES, err,
+	                   errlen);
+}
+
+bool keys_write_file(const char *path, const unsigned char *key, size_t len, char *err,
+                     size_t errlen)
+{
+	return ensure_parent(path, err, errlen) &&
+	       write_file_atomic(path, key, len, 0600, err, errlen);
 }

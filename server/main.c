@@ -18,8 +18,12 @@
 #include "migrate.h"
 #include "orgs.h"
 #include "pgembed.h"
+#include "workers.h"
+#include "kek_rotate.h"
 
 #include <errno.h>
+#include <malloc.h>
+#include "batch.h"
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <signal.h>
@@ -180,11 +184,52 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	http_server_drain(sd->app->http, (int)sd->app->cfg->shutdown_timeout, drained, sd->app);
 }
 
+struct rotation {
+	struct app *app;
+	bool ok;
+	long long rewrapped;
+};
+
+static void rotation_done(bool ok, long long n, void *arg)
+{
+	struct rotation *rt = arg;
+	rt->ok = ok;
+	rt->rewrapped = n;
+	event_base_loopexit(rt->app->base, NULL);
+}
+
+/* `fiduciad rotate-kek --new-key FILE [options]`: take the subcommand and
+ * its flag out of argv, leaving the usual options. */
+static bool parse_subcommand(int *argc, char **argv, const char **new_key)
+{
+	if (*argc < 2 || strcmp(argv[1], "rotate-kek") != 0)
+		return false;
+	int o = 1;
+	for (int i = 2; i < *argc; i++) {
+		if (strcmp(argv[i], "--new-key") == 0 && i + 1 < *argc)
+			*new_key = argv[++i];
+		else if (strncmp(argv[i], "--new-key=", 10) == 0)
+			*new_key = argv[i] + 10;
+		else
+			argv[o++] = argv[i];
+	}
+	*argc = o;
+	argv[o] = NULL;
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	config cfg;
 	char err[1024] = "";
 	int rc = 1;
+	const char *new_key_path = NULL;
+	bool rotate_kek = parse_subcommand(&argc, argv, &new_key_path);
+	if (rotate_kek && !new_key_path) {
+		fprintf(stderr, "usage: fiduciad rotate-kek --new-key FILE [--config FILE] "
+		                "[--data-dir DIR] [--set NAME=VALUE]...\n");
+		return 2;
+	}
 	config_init(&cfg);
 	switch (config_parse_args(&cfg, argc, argv, err, sizeof err)) {
 	case CONFIG_HELP:
@@ -209,6 +254,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* Deposits allocate and free buffers of megabytes per batch: keep them
+	 * in the heap for reuse instead of an mmap/munmap (and the page faults
+	 * and TLB shootdowns across worker threads) each time. */
+	mallopt(M_MMAP_THRESHOLD, 256 << 20);
+	mallopt(M_TRIM_THRESHOLD, 512 << 20);
 	umask(077);
 
 	struct app app = {0};
@@ -266,8 +316,56 @@ int main(int argc, char **argv)
 		die("ledger", err);
 		goto out;
 	}
-	static const http_route *const tables[] = {health_routes, whoami_routes, orgs_routes,
-	                                           ledger_routes, NULL};
+	if (rotate_kek) {
+		unsigned char *nk = sodium_malloc(KEYS_KEK_BYTES);
+		if (!nk ||
+		    !keys_read_or_create(new_key_path, !cfg.production, nk, err, sizeof err)) {
+			die("rotate-kek", nk ? err : "out of memory");
+			if (nk)
+				sodium_free(nk);
+			goto out;
+		}
+		struct rotation rt = {.app = &app};
+		kek_rotate_start(&app, nk, rotation_done, &rt);
+		event_base_dispatch(app.base);
+		if (!rt.ok) {
+			sodium_free(nk);
+			fprintf(stderr,
+			        "fiduciad: rotate-kek stopped after re-wrapping %lld keys; "
+			        "see the log, then run it again with the same --new-key\n",
+			        rt.rewrapped);
+			goto out;
+		}
+		if (cfg.production) {
+			printf("rotate-kek: %lld data keys re-wrapped; every key is now under %s.\n"
+			       "Install it as kek_file on every fiduciad and restart them (keep "
+			       "the old "
+			       "key as kek_previous_file until all have restarted).\n",
+			       rt.rewrapped, new_key_path);
+			rc = 0;
+		} else if (keys_write_file(cfg.kek_file, nk, KEYS_KEK_BYTES, err, sizeof err)) {
+			printf("rotate-kek: %lld data keys re-wrapped; %s now holds the new "
+			       "key-encryption key\n",
+			       rt.rewrapped, cfg.kek_file);
+			log_info("rotate-kek: installed the new key-encryption key at %s",
+			         cfg.kek_file);
+			rc = 0;
+		} else {
+			die("rotate-kek", err);
+		}
+		sodium_free(nk);
+		goto out;
+	}
+	if (!batch_cache_init((size_t)cfg.pseudonym_cache)) {
+		die("start-up", "cannot allocate the pseudonym cache");
+		goto out;
+	}
+	if (!(app.workers = workers_new(app.base, (int)cfg.worker_threads))) {
+		die("start-up", "cannot start the worker threads");
+		goto out;
+	}
+	static const http_route *const tables[] = {health_routes,   whoami_routes, orgs_routes,
+	                                           datasets_routes, ledger_routes, NULL};
 	if (!(app.http = http_server_new(&app, tables, err, sizeof err))) {
 		die("http", err);
 		goto out;
@@ -292,6 +390,8 @@ out:
 	if (sd.sigint)
 		event_free(sd.sigint);
 	http_server_free(app.http);
+	workers_free(app.workers);
+	batch_cache_free();
 	ledger_free(app.ledger);
 	orgs_cache_free(app.orgs);
 	db_pool_free(app.db);
