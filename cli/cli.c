@@ -283,7 +283,7 @@ static int load_token(struct cli_ctx *ctx)
 }
 
 /* Makes ctx->client (and reads the token) unless done already. */
-static int cli_connect(struct cli_ctx *ctx)
+int cli_connect(struct cli_ctx *ctx)
 {
 	char err[256];
 	if (ctx->client)

@@ -60,6 +60,8 @@ extern const struct cli_cmd cmd_token_entry;
 extern const struct cli_cmd cmd_whoami_entry;
 extern const struct cli_cmd cmd_org_entry;
 extern const struct cli_cmd cmd_ledger_entry;
+extern const struct cli_cmd cmd_dataset_entry;
+extern const struct cli_cmd cmd_deposit_entry;
 
 struct cli_ctx {
 	/* Global flags (main.c's option table), borrowed from argv or the environment. */
@@ -123,6 +125,11 @@ int cli_args_parse(const struct cli_ctx *ctx, int argc, char **argv, const struc
 /* true when s is an organisation name: a lowercase slug of 1-63 characters [a-z0-9-],
  * not starting or ending with '-' (the server's orgs_name_valid). */
 bool cli_slug_valid(const char *s);
+
+/* Reads the token and makes ctx->client (once); CLI_EXIT_OK or the exit
+ * code after printing why not. Commands that make more clients (for
+ * parallel requests) use ctx->token and ctx->url after this. */
+int cli_connect(struct cli_ctx *ctx) __attribute__((warn_unused_result));
 
 /*
  * Calls the API: makes the client on first use (reading the token), sends req

@@ -423,6 +423,13 @@ static void failure_reason(const struct call *k, struct bufferevent *bev, client
 client_status client_send(client *c, const char *method, const char *path, const char *content_type,
                           const void *body, size_t len, client_result *res)
 {
+	return client_send_headers(c, method, path, content_type, body, len, NULL, res);
+}
+
+client_status client_send_headers(client *c, const char *method, const char *path,
+                                  const char *content_type, const void *body, size_t len,
+                                  const char *const *headers, client_result *res)
+{
 	struct call k = {.c = c, .res = res};
 	struct bufferevent *bev = NULL;
 	struct evhttp_connection *conn = NULL;
@@ -489,6 +496,8 @@ client_status client_send(client *c, const char *method, const char *path, const
 	evhttp_add_header(h, "User-Agent", "fiducia/" FIDUCIA_VERSION);
 	evhttp_add_header(h, "Accept", "application/json");
 	evhttp_add_header(h, "Connection", "close");
+	for (size_t i = 0; headers && headers[i] && headers[i + 1]; i += 2)
+		evhttp_add_header(h, headers[i], headers[i + 1]);
 	if (c->token) {
 		size_t an = strlen(c->token) + sizeof "Bearer ";
 		if (!(auth = malloc(an))) {

@@ -67,6 +67,13 @@ client_status client_send(client *c, const char *method, const char *path, const
                           const void *body, size_t len, client_result *res)
         __attribute__((warn_unused_result));
 
+/* client_send with extra request headers: name, value, name, value, ...,
+ * NULL (headers NULL: none). */
+client_status client_send_headers(client *c, const char *method, const char *path,
+                                  const char *content_type, const void *body, size_t len,
+                                  const char *const *headers, client_result *res)
+        __attribute__((warn_unused_result));
+
 /*
  * client_send with req (NULL: no body) encoded as proto3 JSON, then: a 2xx
  * body must be JSON (or empty when resp_desc is NULL) and is decoded into

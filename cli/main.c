@@ -18,6 +18,8 @@ static const struct cli_cmd *const commands[] = {
         &cmd_token_entry,
         &cmd_whoami_entry,
         &cmd_org_entry,
+        &cmd_dataset_entry,
+        &cmd_deposit_entry,
         &cmd_ledger_entry, /* one per line: this comment keeps clang-format from packing */
         NULL,
 };
