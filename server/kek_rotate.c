@@ -6,12 +6,11 @@
 #include "log.h"
 #include "vault.h"
 
+#include <event2/event.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define PER_TXN 100
 
 struct rot {
 	struct app *app;
@@ -22,6 +21,8 @@ struct rot {
 	db_conn *conn;
 	long long total;
 	int batch;
+	int per_txn;
+	int waits;
 	char *a_ds, *a_kind, *a_ver, *a_w; /* array literals of the UPDATE */
 	char reason[128];
 };
@@ -193,7 +194,7 @@ static void begun(PGresult *res, void *arg)
 		return;
 	}
 	char lim[16];
-	snprintf(lim, sizeof lim, "%d", PER_TXN);
+	snprintf(lim, sizeof lim, "%d", k->per_txn);
 	const char *p[2] = {k->new_id, lim};
 	db_conn_query(k->conn,
 	              "SELECT dataset, kind, version, kek_id, wrapped FROM dataset_keys WHERE "
@@ -213,12 +214,23 @@ static void got_conn(db_conn *c, void *arg)
 	db_conn_query(c, "BEGIN", 0, NULL, begun, k);
 }
 
+static void retry_tick(evutil_socket_t fd, short what, void *arg)
+{
+	next_txn(arg);
+}
+
+/* The pool connects in the background: wait for it (up to 30 s). */
 static void next_txn(struct rot *k)
 {
+	if (!db_pool_up(k->app->db) && k->waits++ < 300) {
+		struct timeval tv = {0, 100000};
+		event_base_once(k->app->base, -1, EV_TIMEOUT, retry_tick, k, &tv);
+		return;
+	}
 	db_acquire(k->app->db, got_conn, k);
 }
 
-void kek_rotate_start(struct app *app, const uint8_t *new_kek,
+void kek_rotate_start(struct app *app, const uint8_t *new_kek, int per_txn,
                       void (*done)(bool ok, long long rewrapped, void *arg), void *arg)
 {
 	struct rot *k = calloc(1, sizeof *k);
@@ -226,6 +238,7 @@ void kek_rotate_start(struct app *app, const uint8_t *new_kek,
 		abort();
 	k->app = app;
 	k->new_kek = new_kek;
+	k->per_txn = per_txn > 0 ? per_txn : 100;
 	vault_kek_id(new_kek, k->new_id);
 	k->done = done;
 	k->arg = arg;

@@ -200,7 +200,7 @@ static void rotation_done(bool ok, long long n, void *arg)
 
 /* `fiduciad rotate-kek --new-key FILE [options]`: take the subcommand and
  * its flag out of argv, leaving the usual options. */
-static bool parse_subcommand(int *argc, char **argv, const char **new_key)
+static bool parse_subcommand(int *argc, char **argv, const char **new_key, int *per_txn)
 {
 	if (*argc < 2 || strcmp(argv[1], "rotate-kek") != 0)
 		return false;
@@ -210,6 +210,8 @@ static bool parse_subcommand(int *argc, char **argv, const char **new_key)
 			*new_key = argv[++i];
 		else if (strncmp(argv[i], "--new-key=", 10) == 0)
 			*new_key = argv[i] + 10;
+		else if (strcmp(argv[i], "--keys-per-transaction") == 0 && i + 1 < *argc)
+			*per_txn = atoi(argv[++i]);
 		else
 			argv[o++] = argv[i];
 	}
@@ -224,10 +226,11 @@ int main(int argc, char **argv)
 	char err[1024] = "";
 	int rc = 1;
 	const char *new_key_path = NULL;
-	bool rotate_kek = parse_subcommand(&argc, argv, &new_key_path);
-	if (rotate_kek && !new_key_path) {
-		fprintf(stderr, "usage: fiduciad rotate-kek --new-key FILE [--config FILE] "
-		                "[--data-dir DIR] [--set NAME=VALUE]...\n");
+	int per_txn = 100;
+	bool rotate_kek = parse_subcommand(&argc, argv, &new_key_path, &per_txn);
+	if (rotate_kek && (!new_key_path || per_txn < 1 || per_txn > 100000)) {
+		fprintf(stderr, "usage: fiduciad rotate-kek --new-key FILE [--keys-per-transaction "
+		                "N] [--config FILE] [--data-dir DIR] [--set NAME=VALUE]...\n");
 		return 2;
 	}
 	config_init(&cfg);
@@ -326,7 +329,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		struct rotation rt = {.app = &app};
-		kek_rotate_start(&app, nk, rotation_done, &rt);
+		kek_rotate_start(&app, nk, per_txn, rotation_done, &rt);
 		event_base_dispatch(app.base);
 		if (!rt.ok) {
 			sodium_free(nk);
