@@ -11,5 +11,6 @@ extern const http_route health_routes[];   /* api_health.c */
 extern const http_route whoami_routes[];   /* api_whoami.c */
 extern const http_route orgs_routes[];     /* orgs.c */
 extern const http_route datasets_routes[]; /* datasets.c */
+extern const http_route policies_routes[]; /* policies.c */
 
 #endif

@@ -17,6 +17,7 @@ struct http_server;
 struct keys;
 struct ledger;
 struct workers;
+struct pdp_vocab;
 
 struct app {
 	const struct config *cfg;
@@ -28,6 +29,7 @@ struct app {
 	struct keys *keys;
 	struct ledger *ledger;
 	struct workers *workers; /* CPU-heavy work off the loop */
+	struct pdp_vocab *vocab; /* the purpose vocabulary (policy/purposes.json) */
 	int schema_version;      /* the latest migration this binary knows */
 };
 

@@ -20,6 +20,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "pbjson.h"
+#include "policies.h"
 #include "schema.h"
 #include "vault.h"
 #include "workers.h"
@@ -762,6 +763,17 @@ static void update_dataset(http_req *r)
 
 /* ---- GET /v1/datasets, GET /v1/datasets/{ds} ------------------------------ */
 
+/* What a data user may see: active datasets with a policy in force, each
+ * with that policy, the baseline in force and the user's kind; list_done
+ * keeps those on which some purpose would be permitted (policies_grants). */
+#define USER_DATASETS                                                                              \
+	"SELECT " DS_COLUMNS ", p.document, b.document, o.kind FROM datasets d "                   \
+	"JOIN orgs o ON o.name = $1 "                                                              \
+	"JOIN LATERAL (SELECT document, withdrawn FROM policies WHERE scope = d.id ORDER BY "      \
+	"version DESC LIMIT 1) p ON NOT p.withdrawn "                                              \
+	"JOIN LATERAL (SELECT document, withdrawn FROM policies WHERE scope = 'baseline' ORDER "   \
+	"BY version DESC LIMIT 1) b ON NOT b.withdrawn WHERE d.state = 'ACTIVE'"
+
 static void list_done(PGresult *res, void *arg)
 {
 	http_req *r = arg;
@@ -770,6 +782,29 @@ static void list_done(PGresult *res, void *arg)
 		return;
 	}
 	int n = PQntuples(res);
+	/* A data user's rows carry the policies in force and its kind (columns
+	 * 13-15): only the datasets it holds a grant on are shown. */
+	bool *keep = calloc((size_t)n + 1, sizeof *keep);
+	if (!keep)
+		abort();
+	int shown = 0;
+	for (int i = 0; i < n; i++) {
+		keep[i] = PQnfields(res) < 16 ||
+		          policies_grants(r->app->vocab, PQgetvalue(res, i, 14),
+		                          PQgetvalue(res, i, 13), PQgetvalue(res, i, 0),
+		                          PQgetvalue(res, i, 2), PQgetvalue(res, i, 4)[0] == 't',
+		                          r->claims.org, PQgetvalue(res, i, 15));
+		shown += keep[i];
+	}
+	if (r->ctx == (void *)1) { /* GET /v1/datasets/{ds} by a data user */
+		bool ok = n == 1 && keep[0];
+		free(keep);
+		if (!ok)
+			http_reply_error(r, 404, "not_found", "no dataset %s", http_param(r, "ds"));
+		else
+			reply_dataset_row(r, 200, res);
+		return;
+	}
 	struct ds_msg *msgs = calloc((size_t)n + 1, sizeof *msgs);
 	Fiducia__V1__Dataset **ptrs = calloc((size_t)n + 1, sizeof *ptrs);
 	if (!msgs || !ptrs)
@@ -784,17 +819,25 @@ static void list_done(PGresult *res, void *arg)
 	cl->m = msgs;
 	cl->n = n;
 	http_on_complete(r, free, ptrs);
+	int m = 0;
 	for (int i = 0; i < n; i++) {
-		if (!ds_msg_from_row(res, i, &msgs[i])) {
-			for (int j = 0; j <= i; j++)
+		if (!keep[i])
+			continue;
+		if (!ds_msg_from_row(res, i, &msgs[m])) {
+			for (int j = 0; j <= m; j++)
 				ds_msg_clear(&msgs[j]);
 			free(msgs);
 			free(cl);
+			free(keep);
 			http_reply_error(r, 500, "internal", "a stored schema is unreadable");
 			return;
 		}
-		ptrs[i] = &msgs[i].d;
+		ptrs[m] = &msgs[m].d;
+		m++;
 	}
+	free(keep);
+	n = m;
+	(void)shown;
 	Fiducia__V1__ListDatasetsResponse out = FIDUCIA__V1__LIST_DATASETS_RESPONSE__INIT;
 	out.n_datasets = (size_t)n;
 	out.datasets = ptrs;
@@ -816,10 +859,8 @@ static void list_datasets(http_req *r)
 		         1, p, list_done, r);
 		return;
 	case AUTH_ROLE_USER:
-		db_query(r->app->db,
-		         "SELECT " DS_COLUMNS " FROM datasets d WHERE d.state = 'ACTIVE' AND "
-		         "dataset_granted_to(d.id, $1) ORDER BY d.created_at, d.id",
-		         1, p, list_done, r);
+		db_query(r->app->db, USER_DATASETS " ORDER BY d.created_at, d.id", 1, p, list_done,
+		         r);
 		return;
 	default: /* operator, regulator: every dataset's metadata, withdrawn ones too */
 		db_query(r->app->db,
@@ -850,13 +891,19 @@ static void get_dataset(http_req *r)
 		http_reply_error(r, 404, "not_found", "no such dataset");
 		return;
 	}
-	const char *p[2] = {id, r->claims.org};
 	/* The same visibility as the list; a withdrawn dataset is gone for all. */
-	db_query(r->app->db,
-	         "SELECT " DS_COLUMNS " FROM datasets d, orgs o WHERE d.id = $1 AND o.name = $2 "
-	         "AND d.state = 'ACTIVE' AND (o.kind IN ('OPERATOR', 'REGULATOR') OR d.holder = $2 "
-	         "OR dataset_granted_to(d.id, $2))",
-	         2, p, get_done, r);
+	if (r->claims.role == AUTH_ROLE_USER) {
+		const char *p[2] = {r->claims.org, id};
+		r->ctx = (void *)1;
+		db_query(r->app->db, USER_DATASETS " AND d.id = $2", 2, p, list_done, r);
+		return;
+	}
+	const char *p[2] = {id, r->claims.org};
+	db_query(
+	        r->app->db,
+	        "SELECT " DS_COLUMNS " FROM datasets d, orgs o WHERE d.id = $1 AND o.name = $2 "
+	        "AND d.state = 'ACTIVE' AND (o.kind IN ('OPERATOR', 'REGULATOR') OR d.holder = $2)",
+	        2, p, get_done, r);
 }
 
 /* ---- DELETE /v1/datasets/{ds}: withdrawal ------------------------------- */

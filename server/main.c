@@ -20,6 +20,7 @@
 #include "pgembed.h"
 #include "workers.h"
 #include "kek_rotate.h"
+#include "policies.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -359,6 +360,10 @@ int main(int argc, char **argv)
 		sodium_free(nk);
 		goto out;
 	}
+	if (!(app.vocab = policies_vocab_load(err, sizeof err))) {
+		die("start-up", err);
+		goto out;
+	}
 	if (!batch_cache_init((size_t)cfg.pseudonym_cache)) {
 		die("start-up", "cannot allocate the pseudonym cache");
 		goto out;
@@ -367,8 +372,9 @@ int main(int argc, char **argv)
 		die("start-up", "cannot start the worker threads");
 		goto out;
 	}
-	static const http_route *const tables[] = {health_routes,   whoami_routes, orgs_routes,
-	                                           datasets_routes, ledger_routes, NULL};
+	static const http_route *const tables[] = {
+	        health_routes,   whoami_routes, orgs_routes, datasets_routes,
+	        policies_routes, ledger_routes, NULL};
 	if (!(app.http = http_server_new(&app, tables, err, sizeof err))) {
 		die("http", err);
 		goto out;
@@ -395,6 +401,7 @@ out:
 	http_server_free(app.http);
 	workers_free(app.workers);
 	batch_cache_free();
+	pdp_vocab_free(app.vocab);
 	ledger_free(app.ledger);
 	orgs_cache_free(app.orgs);
 	db_pool_free(app.db);

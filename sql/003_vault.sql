@@ -68,8 +68,3 @@ CREATE TABLE chunk_columns (
     PRIMARY KEY (chunk, col)
 );
 ALTER TABLE chunk_columns ALTER COLUMN sealed SET STORAGE EXTERNAL;
-
--- Which datasets a data user may see in GET /v1/datasets. Replaced by the
--- policies migration, where a grant is a published policy naming the user.
-CREATE FUNCTION dataset_granted_to(ds text, org text) RETURNS boolean
-    LANGUAGE sql STABLE AS $$ SELECT false $$;
