@@ -137,8 +137,7 @@ bool batch_parse_float64(const char *p, size_t n, double *out)
 		v = strtod(buf, &end);
 		if (end != buf + n)
 			return false;
-		if (v < 0)
-			v = -v;
+		v = fabs(v); /* also makes an underflowed -0 a 0 */
 		if (v == 0)
 			neg = false;
 	}
@@ -745,12 +744,17 @@ bool batch_parse_csv(batch *b, const schema *s, const uint8_t *subject_key, cons
 		}
 		int k = schema_find(s, f, fl);
 		if (k < 0) {
-			batch_free(b);
+			/* The message first: f may point into the arena batch_free frees. */
 			if (fl && fl <= SCHEMA_NAME_MAX &&
 			    utf8_valid((const unsigned char *)f, fl) && !memchr(f, 0, fl))
-				FAULT("line 1, header field %d: unknown column \"%.*s\"", nf + 1,
-				      (int)fl, f);
-			FAULT("line 1, header field %d: unknown column", nf + 1);
+				snprintf(err, errlen,
+				         "line 1, header field %d: unknown column \"%.*s\"", nf + 1,
+				         (int)fl, f);
+			else
+				snprintf(err, errlen, "line 1, header field %d: unknown column",
+				         nf + 1);
+			batch_free(b);
+			return false;
 		}
 		if (seen[k]) {
 			batch_free(b);

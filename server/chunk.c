@@ -346,6 +346,12 @@ bool chunk_decode(const uint8_t *pt, size_t len, schema_type t, bool subject, ui
 	                                                          : -1;
 	if (enc != want)
 		BAD("encoding does not match the column's type");
+	/* Every encoding needs at least rows bits (BOOL) or bytes (the others)
+	 * after the header: refuse a row count the plaintext cannot hold before
+	 * allocating for it. */
+	size_t body = (size_t)(end - p);
+	if (enc == ENC_BOOL ? body < ((size_t)rows + 7) / 8 : body < rows)
+		BAD("plaintext too short for %u rows", rows);
 	size_t alloc = rows ? rows : 1;
 	switch (enc) {
 	case ENC_INT: {
