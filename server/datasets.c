@@ -21,6 +21,8 @@
 #include "log.h"
 #include "pbjson.h"
 #include "policies.h"
+#include "datasets.h"
+#include "txn.h"
 #include "schema.h"
 #include "vault.h"
 #include "workers.h"
@@ -38,7 +40,7 @@
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static bool ds_id_valid(const char *s)
+bool ds_id_valid(const char *s)
 {
 	if (!s || strlen(s) != DS_ID_LEN || strncmp(s, "ds-", 3) != 0)
 		return false;
@@ -186,19 +188,7 @@ static void reply_dataset_row(http_req *r, int status, PGresult *res)
 
 /* ---- loading a dataset with its keys ----------------------------------- */
 
-enum { DS_OWNER = 1, DS_READERS = 2 }; /* who may act: its holder; + operator, regulator */
-
-typedef struct ds {
-	char id[DS_ID_LEN + 1];
-	char holder[64];
-	bool personal;
-	int chunk_rows, key_version, schema_version;
-	schema sch;
-	uint8_t *subject_key; /* sodium_malloc'd, VAULT_KEY_BYTES */
-	uint8_t *deks;        /* sodium_malloc'd, key_version * VAULT_KEY_BYTES */
-} ds;
-
-static void ds_free(ds *d)
+void ds_free(ds *d)
 {
 	if (!d)
 		return;
@@ -209,14 +199,12 @@ static void ds_free(ds *d)
 	free(d);
 }
 
-static const uint8_t *ds_dek(const ds *d, int version)
+const uint8_t *ds_dek(const ds *d, int version)
 {
 	return version >= 1 && version <= d->key_version
 	               ? d->deks + (size_t)(version - 1) * VAULT_KEY_BYTES
 	               : NULL;
 }
-
-typedef void (*ds_loaded_cb)(http_req *r, ds *d);
 
 struct ds_load {
 	http_req *r;
@@ -328,7 +316,7 @@ static void ds_loaded(PGresult *res, void *arg)
 }
 
 /* Load dataset {ds} with every key unwrapped, for `who`; replies 404 itself. */
-static void ds_load(http_req *r, unsigned who, ds_loaded_cb cb)
+void ds_load(http_req *r, unsigned who, ds_loaded_cb cb)
 {
 	const char *id = http_param(r, "ds");
 	if (!ds_id_valid(id)) {
@@ -348,146 +336,6 @@ static void ds_load(http_req *r, unsigned who, ds_loaded_cb cb)
 	         "d.key_version, d.schema_version, k.kind, k.version, k.kek_id, k.wrapped "
 	         "FROM datasets d LEFT JOIN dataset_keys k ON k.dataset = d.id WHERE d.id = $1",
 	         1, p, ds_loaded, l);
-}
-
-/* ---- a transaction with a ledger entry --------------------------------- */
-
-/* The writes below share one shape: BEGIN, a few statements, one ledger
- * entry, COMMIT, then the reply. A step function is called with each
- * result; it sends the next statement or finishes. */
-typedef struct txn txn;
-typedef void (*txn_step)(txn *t, PGresult *res);
-
-struct txn {
-	http_req *r;
-	db_conn *conn;
-	txn_step step;
-	int stage;
-	void *ctx;
-	/* filled by the step that appends to the ledger */
-	int64_t ledger_index;
-	PGresult *row; /* a copy kept for the reply */
-	int ok_status;
-	void (*reply)(txn *t);
-};
-
-static void txn_free(void *p)
-{
-	txn *t = p;
-	PQclear(t->row);
-	free(t);
-}
-
-static void txn_result(PGresult *res, void *arg)
-{
-	txn *t = arg;
-	if (!res || db_result_is_unavailable(res)) {
-		db_release(t->conn);
-		http_reply_unavailable(t->r);
-		return;
-	}
-	t->step(t, res);
-}
-
-static void txn_sql(txn *t, const char *sql, int n, const char *const *p)
-{
-	db_conn_query(t->conn, sql, n, p, txn_result, t);
-}
-
-static void txn_fail(txn *t, int status, const char *code, const char *msg)
-{
-	db_release(t->conn);
-	http_reply_error(t->r, status, code, "%s", msg);
-}
-
-static void txn_committed(PGresult *res, void *arg)
-{
-	txn *t = arg;
-	db_release(t->conn);
-	if (!res_ok(res, PGRES_COMMAND_OK)) {
-		http_reply_unavailable(t->r);
-		return;
-	}
-	t->reply(t);
-}
-
-static void txn_commit(txn *t)
-{
-	db_conn_query(t->conn, "COMMIT", 0, NULL, txn_committed, t);
-}
-
-static void txn_ledgered(bool ok, int64_t index, void *arg)
-{
-	txn *t = arg;
-	if (!ok) {
-		txn_fail(t, 503, "unavailable",
-		         "the ledger could not record this change, so nothing was changed");
-		return;
-	}
-	t->ledger_index = index;
-	t->step(t, NULL);
-}
-
-static void txn_begun(PGresult *res, void *arg)
-{
-	txn *t = arg;
-	if (!res_ok(res, PGRES_COMMAND_OK)) {
-		db_release(t->conn);
-		http_reply_unavailable(t->r);
-		return;
-	}
-	t->step(t, res);
-}
-
-static void txn_conn(db_conn *c, void *arg)
-{
-	txn *t = arg;
-	if (!c) {
-		http_reply_unavailable(t->r);
-		return;
-	}
-	t->conn = c;
-	db_conn_query(c, "BEGIN", 0, NULL, txn_begun, t);
-}
-
-/* Start a transaction; step(t, BEGIN's result) runs first with stage 0. */
-static txn *txn_start(http_req *r, txn_step step, void *ctx)
-{
-	txn *t = calloc(1, sizeof *t);
-	if (!t)
-		abort();
-	http_on_complete(r, txn_free, t);
-	t->r = r;
-	t->step = step;
-	t->ctx = ctx;
-	t->ledger_index = -1;
-	db_acquire(r->app->db, txn_conn, t);
-	return t;
-}
-
-static void txn_keep_row(txn *t, PGresult *res)
-{
-	PQclear(t->row);
-	t->row = PQcopyResult(res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
-	if (!t->row)
-		abort();
-}
-
-static void ledger_event(txn *t, Fiducia__V1__LedgerEntry__Action action, const char *dataset,
-                         const uint8_t *receipt_hash, char **reasons, size_t nreasons)
-{
-	Fiducia__V1__LedgerEntry e = FIDUCIA__V1__LEDGER_ENTRY__INIT;
-	ledger_entry_from_request(&e, t->r);
-	e.action = action;
-	e.dataset = (char *)dataset;
-	e.decision = FIDUCIA__V1__LEDGER_ENTRY__DECISION__GRANTED;
-	if (receipt_hash) {
-		e.batch_receipt_hash.data = (uint8_t *)receipt_hash;
-		e.batch_receipt_hash.len = 32;
-	}
-	e.reasons = reasons;
-	e.n_reasons = nreasons;
-	ledger_append(t->r->app, t->conn, &e, txn_ledgered, t);
 }
 
 static void reply_dataset_from_txn(txn *t)
@@ -573,8 +421,8 @@ static void create_step(txn *t, PGresult *res)
 			return;
 		}
 		txn_keep_row(t, res);
-		ledger_event(t, FIDUCIA__V1__LEDGER_ENTRY__ACTION__DATASET_REGISTERED, c->id, NULL,
-		             NULL, 0);
+		txn_ledger(t, FIDUCIA__V1__LEDGER_ENTRY__ACTION__DATASET_REGISTERED, c->id, NULL,
+		           NULL, 0);
 		return;
 	case 4: /* ledgered */
 		txn_commit(t);
@@ -730,8 +578,8 @@ static void update_step(txn *t, PGresult *res)
 			return;
 		}
 		static char *why[] = {"schema replaced before the first deposit"};
-		ledger_event(t, FIDUCIA__V1__LEDGER_ENTRY__ACTION__DATASET_REGISTERED, id, NULL,
-		             why, 1);
+		txn_ledger(t, FIDUCIA__V1__LEDGER_ENTRY__ACTION__DATASET_REGISTERED, id, NULL, why,
+		           1);
 		return;
 	}
 	case 4:
@@ -962,8 +810,8 @@ static void withdraw_step(txn *t, PGresult *res)
 		}
 		txn_keep_row(t, res);
 		static char *why[] = {"data keys and subject key destroyed, chunks deleted"};
-		ledger_event(t, FIDUCIA__V1__LEDGER_ENTRY__ACTION__DATASET_WITHDRAWN, id, NULL, why,
-		             1);
+		txn_ledger(t, FIDUCIA__V1__LEDGER_ENTRY__ACTION__DATASET_WITHDRAWN, id, NULL, why,
+		           1);
 		return;
 	}
 	case 6:
@@ -1057,7 +905,7 @@ static void rotate_step(txn *t, PGresult *res)
 		}
 		snprintf(k->reason, sizeof k->reason, "data key version %d", k->version);
 		char *why[1] = {k->reason};
-		ledger_event(t, FIDUCIA__V1__LEDGER_ENTRY__ACTION__KEY_ROTATED, id, NULL, why, 1);
+		txn_ledger(t, FIDUCIA__V1__LEDGER_ENTRY__ACTION__KEY_ROTATED, id, NULL, why, 1);
 		return;
 	}
 	case 3:
@@ -1401,8 +1249,8 @@ static void deposit_step(txn *t, PGresult *res)
 		}
 		t->stage = 4;
 		receipt_hash(dp);
-		ledger_event(t, FIDUCIA__V1__LEDGER_ENTRY__ACTION__DEPOSIT, d->id, dp->receipt_hash,
-		             NULL, 0);
+		txn_ledger(t, FIDUCIA__V1__LEDGER_ENTRY__ACTION__DEPOSIT, d->id, dp->receipt_hash,
+		           NULL, 0);
 		return;
 	case 4: { /* ledgered */
 		t->stage = 5;
