@@ -75,6 +75,11 @@ static const struct cf_option options[] = {
          "threads that parse, encrypt and decrypt data off the event loop (0 = one per CPU)"},
         {"chunk_rows", CF_INT, OFF(chunk_rows), 1, 1048576, "65536",
          "most rows in one stored chunk of a new dataset"},
+        {"intermediary_name", CF_STR, OFF(intermediary_name), 0, 0,
+         "Fiducia data intermediary (development)",
+         "this intermediary's identity, written into every consent record"},
+        {"intermediary_contact", CF_STR, OFF(intermediary_contact), 0, 0, "",
+         "this intermediary's contact (address, e-mail), written into every consent record"},
         {"pseudonym_cache", CF_INT, OFF(pseudonym_cache), 0, 1 << 24, "262144",
          "subject pseudonyms kept in memory to spare recomputing them (entries of 32 bytes, "
          "never a raw identifier; 0 = off)"},

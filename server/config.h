@@ -38,6 +38,8 @@ typedef struct config {
 	long long worker_threads;
 	long long chunk_rows;
 	long long pseudonym_cache;
+	char *intermediary_name;
+	char *intermediary_contact;
 	char *ledger_key_file;
 	char *ledger_origin;
 

@@ -21,6 +21,7 @@
 #include "workers.h"
 #include "kek_rotate.h"
 #include "policies.h"
+#include "consent.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -373,8 +374,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	static const http_route *const tables[] = {
-	        health_routes,   whoami_routes, orgs_routes, datasets_routes,
-	        policies_routes, ledger_routes, NULL};
+	        health_routes,   whoami_routes,  orgs_routes,   datasets_routes,
+	        policies_routes, consent_routes, ledger_routes, NULL};
 	if (!(app.http = http_server_new(&app, tables, err, sizeof err))) {
 		die("http", err);
 		goto out;

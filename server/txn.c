@@ -127,3 +127,8 @@ void txn_ledger(txn *t, Fiducia__V1__LedgerEntry__Action action, const char *dat
 	e.n_reasons = nreasons;
 	ledger_append(t->r->app, t->conn, &e, txn_ledgered, t);
 }
+
+void txn_ledger_entry(txn *t, Fiducia__V1__LedgerEntry *e)
+{
+	ledger_append(t->r->app, t->conn, e, txn_ledgered, t);
+}

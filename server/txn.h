@@ -47,6 +47,8 @@ void txn_keep_row(txn *t, PGresult *res);
  * with t->ledger_index set (a failure rolls back and answers 503). */
 void txn_ledger(txn *t, Fiducia__V1__LedgerEntry__Action action, const char *dataset,
                 const uint8_t *receipt_hash, char **reasons, size_t nreasons);
+/* The same with an entry the caller filled (actor fields included). */
+void txn_ledger_entry(txn *t, Fiducia__V1__LedgerEntry *e);
 /* The db_result_cb of a txn, for statements sent with db_conn_query_bin. */
 void txn_result(PGresult *res, void *arg);
 
