@@ -118,5 +118,18 @@ expect_json '.leaves[0].decoded.purpose' "dpv:ProvideOfficialStatistics" "and th
 req GET "/v1/ledger/entries?dataset=$DS&action=CONSENT_GIVEN" "$REG"
 expect_json '.leaves | length' 5 "every import ledgered"
 
+# ---- the CLI ---------------------------------------------------------------------------
+export FIDUCIA_URL=$URL FIDUCIA_TOKEN=$HOME_T
+check "fiducia consent give" bash -c "'$FIDUCIA' consent give $DS --subject cli-host-1 --purposes fiducia:HousingPolicy,dpv:ProvideOfficialStatistics --form-id f1 --objective 'housing' | grep -q GIVEN"
+check "fiducia consent withdraw --purpose" bash -c "'$FIDUCIA' consent withdraw $DS cli-host-1 --purpose fiducia:HousingPolicy | grep -q 'withdrawn fiducia:HousingPolicy'"
+check "fiducia consent show: the history" bash -c "'$FIDUCIA' consent show $DS cli-host-1 | grep -q 'PURPOSE_WITHDRAWN fiducia:HousingPolicy'"
+head -250 "$FD_TMP/bulk.ndjson" | sed 's/bulk-/cli-bulk-/' >"$FD_TMP/cli.ndjson"
+OUT=$("$FIDUCIA" consent import "$DS" "$FD_TMP/cli.ndjson" --per-call 100)
+check "fiducia consent import: NDJSON in calls of 100" grep -q "250 consent records given" <<<"$OUT"
+sed -i '120s/fiducia:HousingPolicy/dpv:Nope/' "$FD_TMP/cli.ndjson"
+"$FIDUCIA" consent import "$DS" "$FD_TMP/cli.ndjson" --per-call 100 >/dev/null 2>"$FD_TMP/err"; RC=$?
+check "a refused call stops the import" test "$RC" = 1
+check "and says which lines it held" grep -q "lines 101-200" "$FD_TMP/err"
+
 fd_stop "$PID"; check "fiduciad exits cleanly" test "$RC" = 0
 fd_finish
