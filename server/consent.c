@@ -10,6 +10,7 @@
  * set a query filters on is loaded from the database each time.
  */
 #include "consent.h"
+#include "consent_parse.h"
 #include "app.h"
 #include "batch.h"
 #include "config.h"
@@ -31,40 +32,11 @@
 #include <string.h>
 #include <sys/time.h>
 
-#define MAX_RECORDS         1000000
-#define INSERT_CHUNK        2000
-#define DEFAULT_LEGAL_BASIS "consent for data altruism (DGA Art. 25; GDPR Art. 6(1)(a))"
-
 static int64_t now_micros(void)
 {
 	struct timeval tv;
 	gettimeofday(&tv, NULL);
 	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-}
-
-static int64_t ts_micros(const Google__Protobuf__Timestamp *t)
-{
-	return t->seconds * 1000000 + t->nanos / 1000;
-}
-
-static void micros_ts(Google__Protobuf__Timestamp *t, int64_t us)
-{
-	google__protobuf__timestamp__init(t);
-	t->seconds = us / 1000000;
-	t->nanos = (int32_t)(us % 1000000) * 1000;
-	if (t->nanos < 0) {
-		t->seconds--;
-		t->nanos += 1000000000;
-	}
-}
-
-static bool printable(const char *s, size_t min, size_t max)
-{
-	size_t n = 0;
-	for (; s[n]; n++)
-		if ((unsigned char)s[n] < 0x20 || s[n] == 0x7f)
-			return false;
-	return n >= min && n <= max;
 }
 
 static bool res_ok(PGresult *res, ExecStatusType want)
@@ -217,70 +189,13 @@ void consent_set_load(struct app *app, const char *dataset, const char *purpose,
 	        3, p, set_loaded, l);
 }
 
-/* ---- subjects ------------------------------------------------------------------ */
-
-/* The pseudonym of a raw subject identifier of dataset d; false (with err)
- * when it is not one (empty, too long, bad text, or not an INT64 for an
- * INT64 subject column). */
-static bool pseudonymise(const ds *d, const char *raw, uint8_t out[BATCH_PSEUDONYM_BYTES],
-                         char *err, size_t errlen)
-{
-	size_t n = strlen(raw);
-	if (d->sch.subject < 0) {
-		snprintf(err, errlen, "the dataset has no SUBJECT column: it takes no consent");
-		return false;
-	}
-	if (n == 0 || n > BATCH_MAX_STRING) {
-		snprintf(err, errlen, "the subject must be 1-%d bytes", BATCH_MAX_STRING);
-		return false;
-	}
-	if (d->sch.cols[d->sch.subject].type == SCHEMA_INT64) {
-		int64_t v;
-		char canon[24];
-		if (!batch_parse_int64(raw, n, &v)) {
-			snprintf(err, errlen, "the dataset's subjects are INT64 identifiers");
-			return false;
-		}
-		int m = snprintf(canon, sizeof canon, "%lld", (long long)v);
-		batch_pseudonym(d->subject_key, canon, (size_t)m, out);
-		return true;
-	}
-	batch_pseudonym(d->subject_key, raw, n, out);
-	return true;
-}
-
 /* ---- import ------------------------------------------------------------------- */
-
-enum { FMT_JSON, FMT_NDJSON, FMT_PB };
-
-/* What fiduciad adds to one record, kept for its receipt. */
-struct parsed {
-	char id[20];
-	int64_t from, until; /* until 0: none */
-};
 
 struct import {
 	http_req *r;
 	ds *d;
 	struct evbuffer *body;
-	int format;
-	const pdp_vocab *vocab;
-	const char *intermediary, *intermediary_contact;
-	/* worker results */
-	int status;
-	char err[400];
-	Fiducia__V1__ConsentRecord **recs; /* as stored (subject cleared) */
-	size_t n;
-	ProtobufCMessage **owned; /* decoded messages to free */
-	size_t nowned;
-	uint8_t (*pseud)[BATCH_PSEUDONYM_BYTES];
-	uint8_t (*hash)[32];
-	struct parsed *pv;
-	int64_t given_at;
-	char **sql_arrays; /* per chunk: 7 array literals */
-	char *all_ids;     /* every new id, as one array literal */
-	size_t nchunks;
-	uint8_t batch_hash[32];
+	consent_import p; /* the parse (consent_parse.c) */
 	/* the transaction */
 	size_t next;
 	char given_s[24];
@@ -291,403 +206,22 @@ static void import_free(void *p)
 	struct import *im = p;
 	if (im->body)
 		evbuffer_free(im->body);
-	for (size_t i = 0; i < im->nowned; i++)
-		protobuf_c_message_free_unpacked(im->owned[i], NULL);
-	free(im->owned);
-	free(im->recs);
-	free(im->pseud);
-	free(im->hash);
-	free(im->pv);
-	for (size_t i = 0; i < im->nchunks * 7; i++)
-		free(im->sql_arrays[i]);
-	free(im->sql_arrays);
-	free(im->all_ids);
+	consent_import_clear(&im->p);
 	ds_free(im->d);
 	free(im);
 }
 
-#define IMPORT_FAIL(...)                                                                           \
-	do {                                                                                       \
-		im->status = 400;                                                                  \
-		snprintf(im->err, sizeof im->err, __VA_ARGS__);                                    \
-		return false;                                                                      \
-	} while (0)
-
-static bool list_ok(char **v, size_t n, size_t max_n, size_t max_len)
-{
-	if (n > max_n)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!printable(v[i], 1, max_len))
-			return false;
-	return true;
-}
-
-static bool language_ok(const char *s)
-{
-	/* BCP 47 in its common shape: 2-8 letters, then -subtags of 1-8 alphanumerics. */
-	size_t i = 0, n = strlen(s);
-	while (i < n && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')))
-		i++;
-	if (i < 2 || i > 8)
-		return false;
-	while (i < n) {
-		if (s[i++] != '-')
-			return false;
-		size_t k = 0;
-		while (i < n && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-		                 (s[i] >= '0' && s[i] <= '9'))) {
-			i++;
-			k++;
-		}
-		if (k < 1 || k > 8)
-			return false;
-	}
-	return true;
-}
-
-/* Check one record (where = "$[3]" and the like), fill the server's fields
- * and its pseudonym; false with im->err. */
-static bool check_record(struct import *im, Fiducia__V1__ConsentRecord *c, const char *where,
-                         size_t k)
-{
-	int64_t now = im->given_at;
-	if (c->id[0])
-		IMPORT_FAIL("%s.id: assigned by fiduciad; leave it out", where);
-	if (c->subject_pseudonym.len || c->state || c->n_withdrawn_purposes || c->n_history ||
-	    c->record_hash.len || c->data_holder[0] || c->intermediary[0] ||
-	    c->intermediary_contact[0] || c->dataset[0])
-		IMPORT_FAIL("%s: subjectPseudonym, state, withdrawnPurposes, history, recordHash, "
-		            "dataHolder, intermediary, intermediaryContact and dataset are set by "
-		            "fiduciad",
-		            where);
-	char why[160];
-	if (!c->subject[0])
-		IMPORT_FAIL("%s.subject: required (the holder's identifier of the person)", where);
-	if (!printable(c->subject, 1, BATCH_MAX_STRING))
-		IMPORT_FAIL("%s.subject: 1-%d characters, no control characters", where,
-		            BATCH_MAX_STRING);
-	if (!pseudonymise(im->d, c->subject, im->pseud[k], why, sizeof why))
-		IMPORT_FAIL("%s.subject: %s", where, why);
-	if (!printable(c->form_id, 1, 128))
-		IMPORT_FAIL("%s.formId: required, 1-128 characters", where);
-	if (!printable(c->form_version, 0, 64))
-		IMPORT_FAIL("%s.formVersion: at most 64 characters", where);
-	if (c->language[0] && !language_ok(c->language))
-		IMPORT_FAIL("%s.language: a BCP 47 language tag such as fr or en-GB", where);
-	if (!printable(c->objective, 1, 1024))
-		IMPORT_FAIL("%s.objective: required, the general-interest objective in 1-1024 "
-		            "characters",
-		            where);
-	if (c->n_purposes == 0 || c->n_purposes > 64)
-		IMPORT_FAIL("%s.purposes: 1-64 purposes from the vocabulary", where);
-	for (size_t i = 0; i < c->n_purposes; i++) {
-		if (pdp_vocab_find(im->vocab, c->purposes[i]) < 0)
-			IMPORT_FAIL("%s.purposes[%zu]: not a purpose of the vocabulary "
-			            "(policy/purposes.json)",
-			            where, i);
-		for (size_t j = 0; j < i; j++)
-			if (strcmp(c->purposes[i], c->purposes[j]) == 0)
-				IMPORT_FAIL("%s.purposes[%zu]: listed twice", where, i);
-	}
-	if (c->n_processing > 1 ||
-	    (c->n_processing == 1 && strcmp(c->processing[0], "aggregate") != 0))
-		IMPORT_FAIL("%s.processing: the only processing is [\"aggregate\"]", where);
-	if (!list_ok(c->data_categories, c->n_data_categories, 64, 128))
-		IMPORT_FAIL("%s.dataCategories: at most 64, each 1-128 characters", where);
-	if (!list_ok(c->recipient_categories, c->n_recipient_categories, 64, 128))
-		IMPORT_FAIL("%s.recipientCategories: at most 64, each 1-128 characters", where);
-	if (!printable(c->processing_location, 0, 128) || !printable(c->legal_basis, 0, 256) ||
-	    !printable(c->collection_method, 0, 256) || !printable(c->withdrawal_method, 0, 256))
-		IMPORT_FAIL("%s: processingLocation (128), legalBasis, collectionMethod and "
-		            "withdrawalMethod (256) are short texts without control characters",
-		            where);
-	int64_t from = c->valid_from ? ts_micros(c->valid_from) : now;
-	if (c->valid_until && ts_micros(c->valid_until) <= from)
-		IMPORT_FAIL("%s.validUntil: must be after validFrom", where);
-	if (c->valid_until && ts_micros(c->valid_until) <= now)
-		IMPORT_FAIL("%s.validUntil: already past", where);
-	if (c->indicated_at && ts_micros(c->indicated_at) > now + 300 * 1000000LL)
-		IMPORT_FAIL("%s.indicatedAt: in the future", where);
-	return true;
-}
-
-/* The stored form of c (packed into *out, malloc'd): the server's fields
- * filled in and the raw subject replaced by its pseudonym. The decoded
- * message is not changed except that its raw subject is wiped. */
-static size_t stored_record(struct import *im, Fiducia__V1__ConsentRecord *c, size_t k,
-                            uint8_t **out)
-{
-	static char *aggregate[] = {"aggregate"};
-	struct parsed *pv = &im->pv[k];
-	uint8_t rnd[8];
-	randombytes_buf(rnd, sizeof rnd);
-	memcpy(pv->id, "cr-", 3);
-	sodium_bin2hex(pv->id + 3, sizeof pv->id - 3, rnd, sizeof rnd);
-	Fiducia__V1__ConsentRecord s = *c;
-	Google__Protobuf__Timestamp from, ind;
-	s.id = pv->id;
-	s.subject = (char *)protobuf_c_empty_string;
-	s.subject_pseudonym.data = im->pseud[k];
-	s.subject_pseudonym.len = BATCH_PSEUDONYM_BYTES;
-	s.data_holder = im->d->holder;
-	s.intermediary = (char *)im->intermediary;
-	s.intermediary_contact = (char *)im->intermediary_contact;
-	s.dataset = im->d->id;
-	if (!s.n_processing) {
-		s.processing = aggregate;
-		s.n_processing = 1;
-	}
-	if (!s.legal_basis[0])
-		s.legal_basis = DEFAULT_LEGAL_BASIS;
-	if (!s.withdrawal_method[0])
-		s.withdrawal_method = "ask the data holder, who withdraws it at the intermediary "
-		                      "(DELETE /v1/datasets/{ds}/consents/{subject})";
-	if (!s.valid_from) {
-		micros_ts(&from, im->given_at);
-		s.valid_from = &from;
-	}
-	if (!s.indicated_at) {
-		micros_ts(&ind, im->given_at);
-		s.indicated_at = &ind;
-	}
-	pv->from = ts_micros(s.valid_from);
-	pv->until = s.valid_until ? ts_micros(s.valid_until) : 0;
-	size_t n = protobuf_c_message_get_packed_size(&s.base);
-	*out = malloc(n ? n : 1);
-	if (!*out)
-		abort();
-	protobuf_c_message_pack(&s.base, *out);
-	sodium_memzero(c->subject, strlen(c->subject));
-	return n;
-}
-
-struct strbuf {
-	char *p;
-	size_t len, cap;
-};
-
-static void sb_put(struct strbuf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t nc = b->cap ? b->cap * 2 : 4096;
-		while (nc < b->len + n + 1)
-			nc *= 2;
-		char *p = realloc(b->p, nc);
-		if (!p)
-			abort();
-		b->p = p;
-		b->cap = nc;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_puts(struct strbuf *b, const char *s)
-{
-	sb_put(b, s, strlen(s));
-}
-
-static void sb_hex(struct strbuf *b, const uint8_t *d, size_t n)
-{
-	char tmp[2 * 64 + 1];
-	for (size_t o = 0; o < n; o += 64) {
-		size_t k = n - o < 64 ? n - o : 64;
-		sodium_bin2hex(tmp, sizeof tmp, d + o, k);
-		sb_put(b, tmp, 2 * k);
-	}
-}
-
-static bool decode_body(struct import *im, const char *data, size_t len)
-{
-	pbjson_error e;
-	if (im->format == FMT_PB) {
-		Fiducia__V1__ConsentBatch *b =
-		        (Fiducia__V1__ConsentBatch *)protobuf_c_message_unpack(
-		                &fiducia__v1__consent_batch__descriptor, NULL, len,
-		                (const uint8_t *)data);
-		if (!b)
-			IMPORT_FAIL("malformed protobuf body for fiducia.v1.ConsentBatch");
-		im->owned = malloc(sizeof *im->owned);
-		if (!im->owned)
-			abort();
-		im->owned[im->nowned++] = &b->base;
-		bool unknown = b->base.n_unknown_fields;
-		for (size_t i = 0; i < b->n_records && !unknown; i++)
-			unknown = b->records[i]->base.n_unknown_fields;
-		if (unknown)
-			IMPORT_FAIL("protobuf body for fiducia.v1.ConsentBatch has unknown fields");
-		im->n = b->n_records;
-		im->recs = malloc((im->n ? im->n : 1) * sizeof *im->recs);
-		if (!im->recs)
-			abort();
-		memcpy(im->recs, b->records, im->n * sizeof *im->recs);
-		return true;
-	}
-	size_t i = 0;
-	while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n'))
-		i++;
-	if (im->format == FMT_JSON && i < len && data[i] == '[') {
-		/* An array of records: decoded as {"records": [...]}, so that
-		 * errors name the position. */
-		char *w = malloc(len + 16);
-		if (!w)
-			abort();
-		memcpy(w, "{\"records\":", 11);
-		memcpy(w + 11, data, len);
-		w[11 + len] = '}';
-		ProtobufCMessage *m = NULL;
-		bool ok = pbjson_decode(&fiducia__v1__consent_batch__descriptor, w, len + 12, NULL,
-		                        &m, &e);
-		free(w);
-		if (!ok) {
-			const char *msg = e.message;
-			if (strncmp(msg, "$.records", 9) == 0)
-				IMPORT_FAIL("$%s", msg + 9);
-			IMPORT_FAIL("%s", msg);
-		}
-		Fiducia__V1__ConsentBatch *b = (Fiducia__V1__ConsentBatch *)m;
-		im->owned = malloc(sizeof *im->owned);
-		if (!im->owned)
-			abort();
-		im->owned[im->nowned++] = m;
-		im->n = b->n_records;
-		im->recs = malloc((im->n ? im->n : 1) * sizeof *im->recs);
-		if (!im->recs)
-			abort();
-		memcpy(im->recs, b->records, im->n * sizeof *im->recs);
-		return true;
-	}
-	/* One JSON object, or NDJSON: one object per line. */
-	size_t lines = 1;
-	for (size_t k = 0; k < len; k++)
-		lines += data[k] == '\n';
-	im->owned = malloc(lines * sizeof *im->owned);
-	im->recs = malloc(lines * sizeof *im->recs);
-	if (!im->owned || !im->recs)
-		abort();
-	size_t line = 0;
-	for (size_t s = 0; s < len;) {
-		const char *nl = im->format == FMT_NDJSON ? memchr(data + s, '\n', len - s) : NULL;
-		size_t e_ = nl ? (size_t)(nl - data) : len;
-		line++;
-		size_t k = s;
-		while (k < e_ && (data[k] == ' ' || data[k] == '\t' || data[k] == '\r'))
-			k++;
-		if (k < e_) {
-			ProtobufCMessage *m = NULL;
-			if (!pbjson_decode(&fiducia__v1__consent_record__descriptor, data + s,
-			                   e_ - s, NULL, &m, &e)) {
-				if (im->format == FMT_NDJSON)
-					IMPORT_FAIL("line %zu: %s", line, e.message);
-				IMPORT_FAIL("%s", e.message);
-			}
-			im->owned[im->nowned++] = m;
-			im->recs[im->n++] = (Fiducia__V1__ConsentRecord *)m;
-		}
-		s = e_ + 1;
-	}
-	return true;
-}
-
+/* On a worker thread. */
 static void import_work(void *arg)
 {
 	struct import *im = arg;
 	size_t len = evbuffer_get_length(im->body);
 	const char *data = len ? (const char *)evbuffer_pullup(im->body, -1) : "";
-	im->given_at = now_micros();
-	if (!decode_body(im, data, len))
-		goto out;
-	if (im->n == 0) {
-		im->status = 400;
-		snprintf(im->err, sizeof im->err, "no consent records in the body");
-		goto out;
-	}
-	if (im->n > MAX_RECORDS) {
-		im->status = 413;
-		snprintf(im->err, sizeof im->err, "at most %d records per call", MAX_RECORDS);
-		goto out;
-	}
-	im->pseud = malloc(im->n * sizeof *im->pseud);
-	im->hash = malloc(im->n * sizeof *im->hash);
-	im->pv = calloc(im->n, sizeof *im->pv);
-	if (!im->pseud || !im->hash || !im->pv)
-		abort();
-	for (size_t k = 0; k < im->n; k++) {
-		char where[48];
-		if (im->format == FMT_NDJSON)
-			snprintf(where, sizeof where, "record %zu: $", k + 1);
-		else if (im->format == FMT_JSON && im->nowned == 1 && im->n == 1 &&
-		         im->owned[0] == &im->recs[0]->base)
-			snprintf(where, sizeof where, "$");
-		else
-			snprintf(where, sizeof where, "$[%zu]", k);
-		if (!check_record(im, im->recs[k], where, k))
-			goto out;
-	}
-	/* All valid: complete, hash, and build the insert's arrays. */
-	im->nchunks = (im->n + INSERT_CHUNK - 1) / INSERT_CHUNK;
-	im->sql_arrays = calloc(im->nchunks * 7, sizeof *im->sql_arrays);
-	if (!im->sql_arrays)
-		abort();
-	crypto_hash_sha256_state bh;
-	crypto_hash_sha256_init(&bh);
-	struct strbuf a[7] = {{0}};
-	for (size_t k = 0; k < im->n; k++) {
-		Fiducia__V1__ConsentRecord *c = im->recs[k];
-		uint8_t *buf;
-		size_t n = stored_record(im, c, k, &buf);
-		crypto_hash_sha256(im->hash[k], buf, n);
-		crypto_hash_sha256_update(&bh, im->hash[k], 32);
-		bool first = k % INSERT_CHUNK == 0;
-		for (int j = 0; j < 7; j++)
-			sb_puts(&a[j], first ? "{" : ",");
-		sb_puts(&a[0], im->pv[k].id);
-		sb_hex(&a[1], im->pseud[k], BATCH_PSEUDONYM_BYTES);
-		sb_puts(&a[2], "\"");
-		for (size_t i = 0; i < c->n_purposes; i++) {
-			if (i)
-				sb_puts(&a[2], " ");
-			sb_puts(&a[2], c->purposes[i]);
-		}
-		sb_puts(&a[2], "\"");
-		char num[32];
-		snprintf(num, sizeof num, "%lld", (long long)im->pv[k].from);
-		sb_puts(&a[3], num);
-		if (im->pv[k].until) {
-			snprintf(num, sizeof num, "%lld", (long long)im->pv[k].until);
-			sb_puts(&a[4], num);
-		} else {
-			sb_puts(&a[4], "NULL");
-		}
-		sb_hex(&a[5], buf, n);
-		sb_hex(&a[6], im->hash[k], 32);
-		free(buf);
-		if (k % INSERT_CHUNK == INSERT_CHUNK - 1 || k + 1 == im->n) {
-			size_t ch = k / INSERT_CHUNK;
-			for (int j = 0; j < 7; j++) {
-				sb_puts(&a[j], "}");
-				im->sql_arrays[ch * 7 + (size_t)j] = a[j].p;
-				a[j] = (struct strbuf){0};
-			}
-		}
-	}
-	crypto_hash_sha256_final(&bh, im->batch_hash);
-	struct strbuf ids = {0};
-	for (size_t k = 0; k < im->n; k++) {
-		sb_puts(&ids, k ? "," : "{");
-		sb_puts(&ids, im->pv[k].id);
-	}
-	sb_puts(&ids, "}");
-	im->all_ids = ids.p;
-out:
-	/* No raw identifier outlives the parse, valid or not. */
-	for (size_t k = 0; k < im->n; k++)
-		if (im->recs[k]->subject)
-			sodium_memzero(im->recs[k]->subject, strlen(im->recs[k]->subject));
+	im->p.given_at = now_micros();
+	if (!consent_import_parse(&im->p, data, len) && !im->p.status)
+		im->p.status = 400; /* cannot happen: a failure sets it */
 	if (len)
-		sodium_memzero((void *)data, len);
+		sodium_memzero((void *)data, len); /* the raw identifiers */
 	evbuffer_free(im->body);
 	im->body = NULL;
 }
@@ -797,16 +331,16 @@ static struct receipts *receipts_from(http_req *r, PGresult *res)
 		c->withdrawn_purposes = wd;
 		c->n_withdrawn_purposes = nw;
 		Google__Protobuf__Timestamp *t = rs->ts + 4 * i;
-		micros_ts(&t[0], given);
+		consent_micros_ts(&t[0], given);
 		c->given_at = &t[0];
-		micros_ts(&t[1], from);
+		consent_micros_ts(&t[1], from);
 		c->valid_from = &t[1];
 		if (until) {
-			micros_ts(&t[2], until);
+			consent_micros_ts(&t[2], until);
 			c->valid_until = &t[2];
 		}
 		if (withdrawn) {
-			micros_ts(&t[3], withdrawn);
+			consent_micros_ts(&t[3], withdrawn);
 			c->withdrawn_at = &t[3];
 		}
 		const char *hex = PQgetvalue(res, row, 7);
@@ -835,7 +369,7 @@ static void import_reply(txn *t)
 	out.n_receipts = rs->n;
 	out.ledger_index = (uint64_t)t->ledger_index;
 	char n[24];
-	snprintf(n, sizeof n, "%zu", im->n);
+	snprintf(n, sizeof n, "%zu", im->p.n);
 	log_event(LOG_LEVEL_INFO, "consent_import", "dataset", im->d->id, "records#", n,
 	          (const char *)NULL);
 	http_reply(t->r, 201, &out.base);
@@ -869,8 +403,8 @@ static void import_step(txn *t, PGresult *res)
 			txn_fail(t, 500, "internal", "cannot store the consent records");
 			return;
 		}
-		if (im->next < im->nchunks) {
-			char **a = im->sql_arrays + 7 * im->next++;
+		if (im->next < im->p.nchunks) {
+			char **a = im->p.sql_arrays + 7 * im->next++;
 			const char *p[9] = {im->d->id, a[0],        a[1], a[2], a[3],
 			                    a[4],      im->given_s, a[5], a[6]};
 			txn_sql(t,
@@ -895,19 +429,19 @@ static void import_step(txn *t, PGresult *res)
 			e.action = FIDUCIA__V1__LEDGER_ENTRY__ACTION__CONSENT_GIVEN;
 			e.dataset = im->d->id;
 			e.decision = FIDUCIA__V1__LEDGER_ENTRY__DECISION__GRANTED;
-			e.batch_receipt_hash.data = im->batch_hash;
+			e.batch_receipt_hash.data = im->p.batch_hash;
 			e.batch_receipt_hash.len = 32;
-			ProtobufCBinaryData *ps = calloc(im->n, sizeof *ps);
+			ProtobufCBinaryData *ps = calloc(im->p.n, sizeof *ps);
 			if (!ps)
 				abort();
-			for (size_t k = 0; k < im->n; k++) {
-				ps[k].data = im->pseud[k];
+			for (size_t k = 0; k < im->p.n; k++) {
+				ps[k].data = im->p.pseud[k];
 				ps[k].len = BATCH_PSEUDONYM_BYTES;
 			}
 			e.subject_pseudonyms = ps;
-			e.n_subject_pseudonyms = im->n;
+			e.n_subject_pseudonyms = im->p.n;
 			char why[64];
-			snprintf(why, sizeof why, "%zu consent records given", im->n);
+			snprintf(why, sizeof why, "%zu consent records given", im->p.n);
 			char *reasons[1] = {why};
 			e.reasons = reasons;
 			e.n_reasons = 1;
@@ -917,7 +451,7 @@ static void import_step(txn *t, PGresult *res)
 		return;
 	case 3: { /* ledgered: the receipts, as stored */
 		t->stage = 4;
-		const char *p[2] = {im->d->id, im->all_ids};
+		const char *p[2] = {im->d->id, im->p.all_ids};
 		txn_sql(t,
 		        "SELECT " RECEIPT_COLUMNS " FROM consents c JOIN unnest($2::text[]) WITH "
 		        "ORDINALITY AS u(id, ord) ON u.id = c.id WHERE c.dataset = $1 ORDER BY "
@@ -927,7 +461,7 @@ static void import_step(txn *t, PGresult *res)
 	}
 	case 4:
 		if (!res || PQresultStatus(res) != PGRES_TUPLES_OK ||
-		    (size_t)PQntuples(res) != im->n) {
+		    (size_t)PQntuples(res) != im->p.n) {
 			txn_fail(t, 500, "internal", "cannot read the consent records back");
 			return;
 		}
@@ -941,13 +475,13 @@ static void import_parsed(void *arg)
 {
 	struct import *im = arg;
 	http_req *r = im->r;
-	if (im->status) {
-		http_reply_error(r, im->status,
-		                 im->status == 413 ? "body_too_large" : "invalid_argument", "%s",
-		                 im->err);
+	if (im->p.status) {
+		http_reply_error(r, im->p.status,
+		                 im->p.status == 413 ? "body_too_large" : "invalid_argument", "%s",
+		                 im->p.err);
 		return;
 	}
-	snprintf(im->given_s, sizeof im->given_s, "%lld", (long long)im->given_at);
+	snprintf(im->given_s, sizeof im->given_s, "%lld", (long long)im->p.given_at);
 	txn *t = txn_start(r, import_step, im);
 	t->reply = import_reply;
 }
@@ -956,6 +490,10 @@ static void import_loaded(http_req *r, ds *d)
 {
 	struct import *im = r->ctx;
 	im->d = d;
+	im->p.dataset = d->id;
+	im->p.holder = d->holder;
+	im->p.sch = &d->sch;
+	im->p.subject_key = d->subject_key;
 	if (d->sch.subject < 0 || !d->personal) {
 		http_reply_error(
 		        r, 409, "failed_precondition",
@@ -973,13 +511,13 @@ static void import_consents(http_req *r)
 	        evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Content-Type");
 	int format;
 	if (ct && http_media_is(ct, "application/json"))
-		format = FMT_JSON;
+		format = CONSENT_JSON;
 	else if (ct && (http_media_is(ct, "application/x-ndjson") ||
 	                http_media_is(ct, "application/jsonl")))
-		format = FMT_NDJSON;
+		format = CONSENT_NDJSON;
 	else if (ct && (http_media_is(ct, "application/x-protobuf") ||
 	                http_media_is(ct, "application/protobuf")))
-		format = FMT_PB;
+		format = CONSENT_PB;
 	else {
 		http_reply_error(r, 415, "unsupported_media_type",
 		                 "Content-Type must be application/json (a record or an array), "
@@ -991,10 +529,10 @@ static void import_consents(http_req *r)
 		abort();
 	http_on_complete(r, import_free, im);
 	im->r = r;
-	im->format = format;
-	im->vocab = r->app->vocab;
-	im->intermediary = r->app->cfg->intermediary_name;
-	im->intermediary_contact = r->app->cfg->intermediary_contact;
+	im->p.format = format;
+	im->p.vocab = r->app->vocab;
+	im->p.intermediary = r->app->cfg->intermediary_name;
+	im->p.intermediary_contact = r->app->cfg->intermediary_contact;
 	if (!http_take_body(r, &im->body))
 		return;
 	r->ctx = im;
@@ -1026,7 +564,8 @@ static void subject_loaded(http_req *r, ds *d)
 	struct subj *s = r->ctx;
 	s->d = d;
 	char why[160];
-	if (!pseudonymise(d, http_param(r, "subject"), s->pseud, why, sizeof why)) {
+	if (!consent_pseudonymise(&d->sch, d->subject_key, http_param(r, "subject"), s->pseud, why,
+	                          sizeof why)) {
 		http_reply_error(r, 400, "invalid_argument", "subject: %s", why);
 		return;
 	}

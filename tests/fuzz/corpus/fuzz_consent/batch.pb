@@ -1,0 +1,2 @@
+
++f*pb-1RoZdpv:ProvideOfficialStatistics
