@@ -473,3 +473,59 @@ bool chunk_open(const uint8_t *dek, const char *dataset, const uint8_t id[CHUNK_
 	               pt, NULL, NULL, sealed + CHUNK_NONCE_BYTES, n - CHUNK_NONCE_BYTES, ad, adl,
 	               sealed, dek) == 0;
 }
+
+/* ---- rebuilding a chunk without some rows ---------------------------------- */
+
+bool chunk_rebuild(const schema *s, const chunk_column *cols, const bool *keep, uint32_t rows,
+                   batch *out)
+{
+	memset(out, 0, sizeof *out);
+	out->schema = s;
+	size_t kept = 0;
+	for (uint32_t r = 0; r < rows; r++)
+		kept += keep[r];
+	out->cap = kept ? kept : 1;
+	for (int c = 0; c < s->ncols; c++) {
+		const chunk_column *in = &cols[c];
+		batch_column *o = &out->cols[c];
+		size_t k = 0;
+		if (c == s->subject) {
+			o->sub = malloc(out->cap * sizeof *o->sub);
+			out->pseudonyms =
+			        malloc((in->ndict ? in->ndict : 1) * sizeof *out->pseudonyms);
+			if (!o->sub || !out->pseudonyms)
+				goto oom;
+			/* The chunk's dictionary becomes the batch's; unused entries
+			 * drop out when the encoder builds the new dictionary. */
+			memcpy(out->pseudonyms, in->pseudonyms,
+			       (size_t)in->ndict * BATCH_PSEUDONYM_BYTES);
+			out->npseudonyms = in->ndict;
+			for (uint32_t r = 0; r < rows; r++)
+				if (keep[r])
+					o->sub[k++] = in->idx[r];
+		} else if (s->cols[c].type == SCHEMA_FLOAT64) {
+			if (!(o->f = malloc(out->cap * sizeof *o->f)))
+				goto oom;
+			for (uint32_t r = 0; r < rows; r++)
+				if (keep[r])
+					o->f[k++] = in->f[r];
+		} else if (s->cols[c].type == SCHEMA_STRING) {
+			if (!(o->s = malloc(out->cap * sizeof *o->s)))
+				goto oom;
+			for (uint32_t r = 0; r < rows; r++)
+				if (keep[r])
+					o->s[k++] = in->dict[in->idx[r]];
+		} else {
+			if (!(o->i = malloc(out->cap * sizeof *o->i)))
+				goto oom;
+			for (uint32_t r = 0; r < rows; r++)
+				if (keep[r])
+					o->i[k++] = in->i[r];
+		}
+	}
+	out->rows = kept;
+	return true;
+oom:
+	batch_free(out);
+	return false;
+}

@@ -66,6 +66,12 @@ bool chunk_decode(const uint8_t *pt, size_t len, schema_type t, bool subject, ui
                   chunk_column *out, char *err, size_t errlen) __attribute__((warn_unused_result));
 void chunk_column_free(chunk_column *c);
 
+/* A batch of the rows of a decoded chunk (every column of schema s, in
+ * cols) whose keep[] is true, to encode again. Strings point into the
+ * decoded plaintexts. Free with batch_free. */
+bool chunk_rebuild(const schema *s, const chunk_column *cols, const bool *keep, uint32_t rows,
+                   batch *out) __attribute__((warn_unused_result));
+
 /* Seal n plaintext bytes into out (n + CHUNK_SEAL_OVERHEAD bytes: nonce,
  * ciphertext, tag) under dek with the binding associated data. */
 void chunk_seal(const uint8_t *dek, const char *dataset, const uint8_t id[CHUNK_ID_BYTES], int col,

@@ -13,6 +13,7 @@
 #include "consent_parse.h"
 #include "app.h"
 #include "batch.h"
+#include "chunk.h"
 #include "config.h"
 #include "datasets.h"
 #include "db.h"
@@ -835,9 +836,476 @@ static void withdraw_consents(http_req *r)
 	with_subject(r, purpose, withdraw_subject);
 }
 
+/* ---- erasure: the subject's rows re-sealed out of their chunks --------------------- */
+
+struct affected {
+	uint8_t id[CHUNK_ID_BYTES];
+	uint32_t rows, kept;
+	int key_version;
+	char batch_id[129];
+	bool *keep;
+	uint8_t *sealed[SCHEMA_MAX_COLUMNS]; /* the new columns (kept > 0) */
+	size_t lens[SCHEMA_MAX_COLUMNS];
+	char s_id[2 * CHUNK_ID_BYTES + 3], s_rows[16], s_kept[16], s_kv[16], s_erased[16];
+};
+
+struct erase {
+	struct subj *s;
+	PGresult *res; /* the rows a worker reads */
+	struct affected *aff;
+	size_t naff, cur;
+	int status;
+	char err[200];
+	int64_t rows_erased, chunks_emptied, consents_erased;
+	char *update_sql;
+	const char *values[4 + SCHEMA_MAX_COLUMNS];
+	int lengths[4 + SCHEMA_MAX_COLUMNS], formats[4 + SCHEMA_MAX_COLUMNS];
+	char reason[160];
+};
+
+static void erase_free(void *p)
+{
+	struct erase *e = p;
+	PQclear(e->res);
+	for (size_t i = 0; i < e->naff; i++) {
+		free(e->aff[i].keep);
+		for (int c = 0; c < SCHEMA_MAX_COLUMNS; c++)
+			free(e->aff[i].sealed[c]);
+	}
+	free(e->aff);
+	free(e->update_sql);
+	free(e);
+}
+
+static bool hex_to(const char *hex, uint8_t **out, size_t *n)
+{
+	size_t cap = strlen(hex) / 2 + 1;
+	*out = malloc(cap);
+	if (!*out)
+		abort();
+	return strncmp(hex, "\\x", 2) == 0 &&
+	       sodium_hex2bin(*out, cap, hex + 2, strlen(hex + 2), NULL, n, NULL) == 0;
+}
+
+/* Worker: which chunks hold the subject, and which of their rows to keep. */
+static void erase_find(void *arg)
+{
+	struct erase *e = arg;
+	const ds *d = e->s->d;
+	int n = PQntuples(e->res);
+	e->aff = calloc((size_t)n + 1, sizeof *e->aff);
+	if (!e->aff)
+		abort();
+	for (int i = 0; i < n && !e->status; i++) {
+		struct affected a = {0};
+		uint8_t *id = NULL, *sealed = NULL;
+		size_t idn = 0, sn = 0;
+		a.rows = (uint32_t)strtoul(PQgetvalue(e->res, i, 1), NULL, 10);
+		a.key_version = atoi(PQgetvalue(e->res, i, 2));
+		const uint8_t *dek = ds_dek(d, a.key_version);
+		bool ok = hex_to(PQgetvalue(e->res, i, 0), &id, &idn) && idn == CHUNK_ID_BYTES &&
+		          hex_to(PQgetvalue(e->res, i, 4), &sealed, &sn) &&
+		          sn >= CHUNK_SEAL_OVERHEAD && dek;
+		uint8_t *pt = ok ? malloc(sn - CHUNK_SEAL_OVERHEAD + 1) : NULL;
+		chunk_column cc;
+		char why[128];
+		ok = ok && pt &&
+		     chunk_open(dek, d->id, id, d->sch.subject, (uint32_t)a.key_version, a.rows,
+		                sealed, sn, pt) &&
+		     chunk_decode(pt, sn - CHUNK_SEAL_OVERHEAD, d->sch.cols[d->sch.subject].type,
+		                  true, a.rows, &cc, why, sizeof why);
+		if (!ok) {
+			e->status = 500;
+			snprintf(e->err, sizeof e->err,
+			         "a chunk of the dataset fails its integrity check: nothing was "
+			         "erased "
+			         "(POST .../verify says which)");
+		} else {
+			int64_t found = -1;
+			for (uint32_t k = 0; k < cc.ndict; k++)
+				if (sodium_memcmp(cc.pseudonyms + (size_t)k * BATCH_PSEUDONYM_BYTES,
+				                  e->s->pseud, BATCH_PSEUDONYM_BYTES) == 0)
+					found = k;
+			if (found >= 0) {
+				memcpy(a.id, id, CHUNK_ID_BYTES);
+				snprintf(a.batch_id, sizeof a.batch_id, "%s",
+				         PQgetvalue(e->res, i, 3));
+				a.keep = malloc(a.rows ? a.rows : 1);
+				if (!a.keep)
+					abort();
+				for (uint32_t r = 0; r < a.rows; r++) {
+					a.keep[r] = cc.idx[r] != (uint32_t)found;
+					a.kept += a.keep[r];
+				}
+				e->aff[e->naff++] = a;
+			}
+			chunk_column_free(&cc);
+			sodium_memzero(pt, sn - CHUNK_SEAL_OVERHEAD);
+		}
+		free(pt);
+		free(id);
+		free(sealed);
+	}
+	PQclear(e->res);
+	e->res = NULL;
+}
+
+/* Worker: open the current chunk's columns and seal them again without the
+ * subject's rows, under the dataset's current data key. */
+static void erase_reseal(void *arg)
+{
+	struct erase *e = arg;
+	const ds *d = e->s->d;
+	struct affected *a = &e->aff[e->cur];
+	chunk_column cols[SCHEMA_MAX_COLUMNS];
+	uint8_t *pts[SCHEMA_MAX_COLUMNS] = {0};
+	size_t ptl[SCHEMA_MAX_COLUMNS] = {0};
+	int ncols = d->sch.ncols, decoded = 0;
+	memset(cols, 0, sizeof cols);
+	const uint8_t *dek = ds_dek(d, a->key_version);
+	bool ok = PQntuples(e->res) == ncols && dek;
+	for (int c = 0; ok && c < ncols; c++) {
+		uint8_t *sealed = NULL;
+		size_t sn = 0;
+		char why[128];
+		ok = atoi(PQgetvalue(e->res, c, 0)) == c &&
+		     hex_to(PQgetvalue(e->res, c, 1), &sealed, &sn) && sn >= CHUNK_SEAL_OVERHEAD;
+		if (ok) {
+			ptl[c] = sn - CHUNK_SEAL_OVERHEAD;
+			pts[c] = malloc(ptl[c] + 1);
+			if (!pts[c])
+				abort();
+			ok = chunk_open(dek, d->id, a->id, c, (uint32_t)a->key_version, a->rows,
+			                sealed, sn, pts[c]) &&
+			     chunk_decode(pts[c], ptl[c], d->sch.cols[c].type, c == d->sch.subject,
+			                  a->rows, &cols[c], why, sizeof why);
+			decoded += ok;
+		}
+		free(sealed);
+	}
+	batch b;
+	if (ok && a->kept > 0 && chunk_rebuild(&d->sch, cols, a->keep, a->rows, &b)) {
+		chunk_encoder enc = {0};
+		chunk_buf pt = {0};
+		const uint8_t *cur = ds_dek(d, d->key_version);
+		for (int c = 0; ok && c < ncols; c++) {
+			pt.len = 0;
+			if (!chunk_encode(&enc, &b, c, 0, b.rows, &pt))
+				abort();
+			a->lens[c] = pt.len + CHUNK_SEAL_OVERHEAD;
+			if (!(a->sealed[c] = malloc(a->lens[c])))
+				abort();
+			chunk_seal(cur, d->id, a->id, c, (uint32_t)d->key_version, a->kept, pt.p,
+			           pt.len, a->sealed[c]);
+		}
+		if (pt.p)
+			sodium_memzero(pt.p, pt.cap);
+		free(pt.p);
+		chunk_encoder_free(&enc);
+		batch_free(&b);
+	} else if (ok && a->kept > 0) {
+		abort(); /* out of memory */
+	}
+	if (!ok) {
+		e->status = 500;
+		snprintf(e->err, sizeof e->err,
+		         "a chunk of the dataset fails its integrity check: nothing was erased");
+	}
+	for (int c = 0; c < decoded; c++)
+		chunk_column_free(&cols[c]);
+	for (int c = 0; c < ncols; c++) {
+		if (pts[c])
+			sodium_memzero(pts[c], ptl[c]);
+		free(pts[c]);
+	}
+	PQclear(e->res);
+	e->res = NULL;
+}
+
+static void erase_reply(txn *t)
+{
+	struct erase *e = t->ctx;
+	Fiducia__V1__ErasureReport out = FIDUCIA__V1__ERASURE_REPORT__INIT;
+	out.subject_pseudonym.data = e->s->pseud;
+	out.subject_pseudonym.len = BATCH_PSEUDONYM_BYTES;
+	out.rows_erased = e->rows_erased;
+	out.chunks_resealed = (int64_t)e->naff;
+	out.consent_records_erased = e->consents_erased;
+	out.ledger_index = (uint64_t)t->ledger_index;
+	log_info("dataset %s: a subject's %lld rows erased from %zu chunks", e->s->d->id,
+	         (long long)e->rows_erased, e->naff);
+	http_reply(t->r, 200, &out.base);
+}
+
+static void erase_chunk_sql(txn *t)
+{
+	struct erase *e = t->ctx;
+	struct affected *a = &e->aff[e->cur];
+	const ds *d = e->s->d;
+	a->s_id[0] = '\\';
+	a->s_id[1] = 'x';
+	sodium_bin2hex(a->s_id + 2, sizeof a->s_id - 2, a->id, CHUNK_ID_BYTES);
+	snprintf(a->s_rows, sizeof a->s_rows, "%u", a->rows);
+	snprintf(a->s_kept, sizeof a->s_kept, "%u", a->kept);
+	snprintf(a->s_kv, sizeof a->s_kv, "%d", d->key_version);
+	if (a->kept == 0) {
+		const char *p[2] = {a->s_id, a->s_rows};
+		txn_sql(t, "DELETE FROM chunks WHERE id = $1::bytea AND rows = $2 RETURNING id", 2,
+		        p);
+		return;
+	}
+	int ncols = d->sch.ncols;
+	const char *text[4] = {a->s_id, a->s_kept, a->s_kv, a->s_rows};
+	for (int i = 0; i < 4; i++) {
+		e->values[i] = text[i];
+		e->lengths[i] = 0;
+		e->formats[i] = 0;
+	}
+	for (int c = 0; c < ncols; c++) {
+		e->values[4 + c] = (const char *)a->sealed[c];
+		e->lengths[4 + c] = (int)a->lens[c];
+		e->formats[4 + c] = 1;
+	}
+	db_conn_query_bin(t->conn, e->update_sql, 4 + ncols, e->values, e->lengths, e->formats,
+	                  txn_result, t);
+}
+
+static void erase_step(txn *t, PGresult *res)
+{
+	struct erase *e = t->ctx;
+	struct subj *sj = e->s;
+	const ds *d = sj->d;
+	switch (t->stage) {
+	case 0: { /* BEGIN */
+		t->stage = 1;
+		const char *p[1] = {d->id};
+		txn_sql(t,
+		        "SELECT key_version FROM datasets WHERE id = $1 AND state = 'ACTIVE' FOR "
+		        "SHARE",
+		        1, p);
+		return;
+	}
+	case 1:
+		if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+			txn_fail(t, 404, "not_found", "the dataset was withdrawn");
+			return;
+		}
+		if (atoi(PQgetvalue(res, 0, 0)) != d->key_version) {
+			txn_fail(t, 409, "aborted",
+			         "the dataset's data key rotated meanwhile; erase again");
+			return;
+		}
+		t->stage = 2;
+		e->cur = 0;
+		if (e->naff) {
+			erase_chunk_sql(t);
+			return;
+		}
+		/* fall through */
+	case 2:
+		if (e->naff && e->cur < e->naff) {
+			/* The chunk just written: it must have been as we read it. */
+			struct affected *a = &e->aff[e->cur];
+			bool ok = res &&
+			          (PQresultStatus(res) == PGRES_TUPLES_OK ||
+			           PQresultStatus(res) == PGRES_COMMAND_OK) &&
+			          atoi(PQcmdTuples(res)) == (a->kept ? d->sch.ncols : 1);
+			if (!ok) {
+				txn_fail(t, 409, "aborted",
+				         "the dataset changed during the erasure; nothing was "
+				         "erased: erase "
+				         "again");
+				return;
+			}
+			t->stage = 3;
+			snprintf(a->s_erased, sizeof a->s_erased, "%u", a->rows - a->kept);
+			const char *p[4] = {d->id, a->batch_id, a->s_erased, a->kept ? "0" : "1"};
+			txn_sql(t,
+			        "UPDATE batches SET erased_rows = erased_rows + $3, erased_chunks "
+			        "= "
+			        "erased_chunks + $4 WHERE dataset = $1 AND batch_id = $2",
+			        4, p);
+			return;
+		}
+		t->stage = 4;
+		{
+			const char *p[2] = {d->id, sj->hex};
+			txn_sql(t,
+			        "DELETE FROM consents WHERE dataset = $1 AND subject = $2::bytea "
+			        "RETURNING id",
+			        2, p);
+		}
+		return;
+	case 3: /* the batch's counts */
+		if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+			txn_fail(t, 500, "internal", "cannot update the batch's counts");
+			return;
+		}
+		e->rows_erased += e->aff[e->cur].rows - e->aff[e->cur].kept;
+		e->cur++;
+		t->stage = 2;
+		if (e->cur < e->naff) {
+			erase_chunk_sql(t);
+			return;
+		}
+		erase_step(t, NULL);
+		return;
+	case 4: {
+		if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+			txn_fail(t, 500, "internal", "cannot erase the consent records");
+			return;
+		}
+		e->consents_erased = PQntuples(res);
+		t->stage = 5;
+		Fiducia__V1__LedgerEntry le = FIDUCIA__V1__LEDGER_ENTRY__INIT;
+		ledger_entry_from_request(&le, t->r);
+		le.action = FIDUCIA__V1__LEDGER_ENTRY__ACTION__CONSENT_ERASED;
+		le.dataset = (char *)d->id;
+		le.decision = FIDUCIA__V1__LEDGER_ENTRY__DECISION__GRANTED;
+		ProtobufCBinaryData ps = {BATCH_PSEUDONYM_BYTES, sj->pseud};
+		le.subject_pseudonyms = &ps;
+		le.n_subject_pseudonyms = 1;
+		snprintf(e->reason, sizeof e->reason,
+		         "%lld rows erased from %zu chunks; %lld consent records erased",
+		         (long long)e->rows_erased, e->naff, (long long)e->consents_erased);
+		char *why[1] = {e->reason};
+		le.reasons = why;
+		le.n_reasons = 1;
+		txn_ledger_entry(t, &le);
+		return;
+	}
+	case 5:
+		txn_commit(t);
+		return;
+	}
+}
+
+static void erase_write(struct erase *e)
+{
+	http_req *r = e->s->r;
+	if (e->status) {
+		http_reply_error(r, e->status, "integrity", "%s", e->err);
+		return;
+	}
+	int ncols = e->s->d->sch.ncols;
+	size_t cap = 512 + (size_t)ncols * 32;
+	e->update_sql = malloc(cap);
+	if (!e->update_sql)
+		abort();
+	/* One statement per chunk: its row, guarded by the row count and key
+	 * version read, and its columns. */
+	int n = snprintf(
+	        e->update_sql, cap,
+	        "WITH c AS (UPDATE chunks SET rows = $2, key_version = $3 WHERE id = "
+	        "$1::bytea AND rows = $4 RETURNING id) UPDATE chunk_columns k SET sealed = "
+	        "v.s FROM c, (VALUES ");
+	for (int c = 0; c < ncols; c++)
+		n += snprintf(e->update_sql + n, cap - (size_t)n, "%s(%d, $%d::bytea)",
+		              c ? ", " : "", c, 5 + c);
+	snprintf(e->update_sql + n, cap - (size_t)n,
+	         ") AS v(col, s) WHERE k.chunk = c.id AND k.col = v.col");
+	txn *t = txn_start(r, erase_step, e);
+	t->reply = erase_reply;
+}
+
+static void erase_next(struct erase *e);
+
+static void erase_resealed(void *arg)
+{
+	struct erase *e = arg;
+	if (e->status) {
+		erase_write(e);
+		return;
+	}
+	e->cur++;
+	erase_next(e);
+}
+
+static void erase_columns(PGresult *res, void *arg)
+{
+	struct erase *e = arg;
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		http_reply_unavailable(e->s->r);
+		return;
+	}
+	e->res = PQcopyResult(res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
+	if (!e->res)
+		abort();
+	workers_submit(e->s->r->app->workers, erase_reseal, erase_resealed, e);
+}
+
+/* Read and re-seal the affected chunks one after the other, then write. */
+static void erase_next(struct erase *e)
+{
+	while (e->cur < e->naff && e->aff[e->cur].kept == 0)
+		e->cur++; /* emptied: nothing to re-seal */
+	if (e->cur == e->naff) {
+		e->cur = 0;
+		erase_write(e);
+		return;
+	}
+	struct affected *a = &e->aff[e->cur];
+	a->s_id[0] = '\\';
+	a->s_id[1] = 'x';
+	sodium_bin2hex(a->s_id + 2, sizeof a->s_id - 2, a->id, CHUNK_ID_BYTES);
+	const char *p[1] = {a->s_id};
+	db_query(e->s->r->app->db,
+	         "SELECT col, sealed FROM chunk_columns WHERE chunk = $1::bytea ORDER BY col", 1, p,
+	         erase_columns, e);
+}
+
+static void erase_found(void *arg)
+{
+	struct erase *e = arg;
+	if (e->status) {
+		erase_write(e);
+		return;
+	}
+	e->cur = 0;
+	erase_next(e);
+}
+
+static void erase_subject_rows(PGresult *res, void *arg)
+{
+	struct erase *e = arg;
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		if (!res || db_result_is_unavailable(res))
+			http_reply_unavailable(e->s->r);
+		else
+			http_reply_error(e->s->r, 500, "internal", "cannot read the chunks");
+		return;
+	}
+	e->res = PQcopyResult(res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
+	if (!e->res)
+		abort();
+	workers_submit(e->s->r->app->workers, erase_find, erase_found, e);
+}
+
+static void erase_subject(struct subj *s)
+{
+	struct erase *e = calloc(1, sizeof *e);
+	if (!e)
+		abort();
+	http_on_complete(s->r, erase_free, e);
+	e->s = s;
+	char col[8];
+	snprintf(col, sizeof col, "%d", s->d->sch.subject);
+	const char *p[2] = {s->d->id, col};
+	db_query(s->r->app->db,
+	         "SELECT c.id, c.rows, c.key_version, c.batch_id, k.sealed FROM chunks c JOIN "
+	         "chunk_columns k ON k.chunk = c.id AND k.col = $2::int WHERE c.dataset = $1",
+	         2, p, erase_subject_rows, e);
+}
+
+static void erase_consents(http_req *r)
+{
+	with_subject(r, NULL, erase_subject);
+}
+
 const http_route consent_routes[] = {
         {"POST", "/v1/datasets/{ds}/consents", import_consents, AUTH_ROLE_HOLDER},
         {"GET", "/v1/datasets/{ds}/consents/{subject!}", show_consents, AUTH_ROLE_HOLDER},
         {"DELETE", "/v1/datasets/{ds}/consents/{subject!}", withdraw_consents, AUTH_ROLE_HOLDER},
+        {"POST", "/v1/datasets/{ds}/subjects/{subject!}/erase", erase_consents, AUTH_ROLE_HOLDER},
         {NULL, NULL, NULL, 0},
 };

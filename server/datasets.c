@@ -114,7 +114,7 @@ static bool res_ok(PGresult *res, ExecStatusType want)
 	"d.id, d.holder, d.name, d.description, d.personal_data, d.columns::text, d.state, "       \
 	"d.key_version, d.chunk_rows, extract(epoch from d.created_at)::float8, "                  \
 	"coalesce(extract(epoch from d.withdrawn_at)::float8, 0), "                                \
-	"(SELECT coalesce(sum(b.rows), 0) FROM batches b WHERE b.dataset = d.id), "                \
+	"(SELECT coalesce(sum(b.rows - b.erased_rows), 0) FROM batches b WHERE b.dataset = d.id), "                \
 	"(SELECT count(*) FROM batches b WHERE b.dataset = d.id)"
 
 /* The pieces of one Dataset message, owned together. */
@@ -1647,9 +1647,8 @@ static void verify_batches(PGresult *res, void *arg)
 		if (strcmp(PQgetvalue(res, i, 1), PQgetvalue(res, i, 4)) != 0 ||
 		    strcmp(PQgetvalue(res, i, 2), PQgetvalue(res, i, 3)) != 0)
 			fault(v, NULL, NULL,
-			      "batch %.128s: its receipt says %s rows in %s chunks, the vault "
-			      "holds %s "
-			      "rows in %s chunks",
+			      "batch %.128s: its receipt (less erasures) says %s rows in %s chunks, "
+			      "the vault holds %s rows in %s chunks",
 			      PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
 			      PQgetvalue(res, i, 4), PQgetvalue(res, i, 3));
 	const char *p[1] = {v->d->id};
@@ -1671,9 +1670,10 @@ static void verify_loaded(http_req *r, ds *d)
 	const char *p[1] = {d->id};
 	db_query(
 	        r->app->db,
-	        "SELECT b.batch_id, b.rows, b.chunks, count(c.id), coalesce(sum(c.rows), 0) FROM "
-	        "batches b LEFT JOIN chunks c ON c.dataset = b.dataset AND c.batch_id = b.batch_id "
-	        "WHERE b.dataset = $1 GROUP BY b.batch_id, b.rows, b.chunks, b.seq ORDER BY b.seq",
+	        "SELECT b.batch_id, b.rows - b.erased_rows, b.chunks - b.erased_chunks, count(c.id), "
+	        "coalesce(sum(c.rows), 0) FROM batches b LEFT JOIN chunks c ON c.dataset = "
+	        "b.dataset AND c.batch_id = b.batch_id WHERE b.dataset = $1 GROUP BY b.batch_id, "
+	        "b.rows, b.erased_rows, b.chunks, b.erased_chunks, b.seq ORDER BY b.seq",
 	        1, p, verify_batches, v);
 }
 

@@ -24,6 +24,8 @@ CREATE TABLE consent_withdrawals (
     PRIMARY KEY (consent, purpose)
 );
 
--- Rows erased from a batch at a subject's request (the receipt keeps the
--- count it was stored with; the vault's check subtracts these).
-ALTER TABLE batches ADD COLUMN erased_rows bigint NOT NULL DEFAULT 0;
+-- Rows (and emptied chunks) erased from a batch at a subject's request: the
+-- receipt keeps the counts it was stored with; the vault's check and the
+-- dataset's row count subtract these.
+ALTER TABLE batches ADD COLUMN erased_rows bigint NOT NULL DEFAULT 0,
+                    ADD COLUMN erased_chunks integer NOT NULL DEFAULT 0;

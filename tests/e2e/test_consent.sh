@@ -118,6 +118,39 @@ expect_json '.leaves[0].decoded.purpose' "dpv:ProvideOfficialStatistics" "and th
 req GET "/v1/ledger/entries?dataset=$DS&action=CONSENT_GIVEN" "$REG"
 expect_json '.leaves | length' 5 "every import ledgered"
 
+# ---- erasure -------------------------------------------------------------------------
+{ echo "host_id,district,stay_start,nights"
+  for i in $(seq 1 300); do
+	h=other-$((i % 7)); [ $((i % 3)) = 0 ] && h=$MARK
+	echo "$h,Lyon $((i % 9 + 1))e,2026-0$((i % 9 + 1))-01T00:00:00Z,$((i % 14 + 1))"
+  done; } >"$FD_TMP/stays1.csv"
+{ echo "host_id,district,stay_start,nights"; for i in 1 2 3; do echo "$MARK,Lyon 1er,2026-05-0${i}T00:00:00Z,2"; done; } >"$FD_TMP/stays2.csv"
+for b in 1 2; do
+	STATUS=$(curl -s -o "$FD_TMP/body" -w '%{http_code}' -X POST "$URL/v1/datasets/$DS/batches" -H "Authorization: Bearer $HOME_T" \
+		-H 'Content-Type: text/csv' -H "Idempotency-Key: stays-$b" --data-binary @"$FD_TMP/stays$b.csv"); BODY=$(cat "$FD_TMP/body")
+	expect_status 201 "stays batch $b deposited"
+done
+rows() { curl -s -H "Authorization: Bearer $HOME_T" "$URL/v1/datasets/$DS" | jq -r '.rows // "0"'; }
+check "303 rows" test "$(rows)" = 303
+OTHER3=$(grep -c '^other-3,' "$FD_TMP/stays1.csv")
+req POST "/v1/datasets/$DS/subjects/$MARK/erase" "$NAV"; expect_status 404 "another holder cannot erase"
+req POST "/v1/datasets/$DS/subjects/$MARK/erase" "$HOME_T"; expect_status 200 "erase a subject"
+expect_json '.rowsErased' 103 "every row of theirs (100 + 3)"
+expect_json '.chunksResealed' 2 "from both chunks"
+expect_json '.consentRecordsErased | tonumber >= 2' true "with their consent records"
+check "the dataset holds 200 rows" test "$(rows)" = 200
+req POST "/v1/datasets/$DS/verify" "$HOME_T"; expect_json '.ok' true "every ciphertext still opens, the emptied chunk accounted for"
+expect_json '.rows' 200 "200 rows remain in the vault"
+req GET "/v1/datasets/$DS/consents/$MARK" "$HOME_T"; expect_status 404 "no consent record left"
+req POST "/v1/datasets/ds-0000000000000000/subjects/x/erase" "$HOME_T"; expect_status 404 "an unknown dataset"
+req POST "/v1/datasets/$DS/subjects/other-3/erase" "$HOME_T"
+expect_json '.rowsErased' "$OTHER3" "the next subject's rows all survived the first erasure"
+check "and went with the second" test "$(rows)" = $((200 - OTHER3))
+req POST "/v1/datasets/$DS/subjects/$MARK/erase" "$HOME_T"; expect_json '.rowsErased // "0"' 0 "erasing twice finds nothing more"
+req GET "/v1/ledger/entries?dataset=$DS&action=CONSENT_ERASED" "$REG"
+expect_json '.leaves | length' 3 "erasures are ledgered"
+expect_json '.leaves[0].decoded.subjectPseudonyms | length' 1 "by pseudonym"
+
 # ---- the CLI ---------------------------------------------------------------------------
 export FIDUCIA_URL=$URL FIDUCIA_TOKEN=$HOME_T
 check "fiducia consent give" bash -c "'$FIDUCIA' consent give $DS --subject cli-host-1 --purposes fiducia:HousingPolicy,dpv:ProvideOfficialStatistics --form-id f1 --objective 'housing' | grep -q GIVEN"
@@ -130,6 +163,10 @@ sed -i '120s/fiducia:HousingPolicy/dpv:Nope/' "$FD_TMP/cli.ndjson"
 "$FIDUCIA" consent import "$DS" "$FD_TMP/cli.ndjson" --per-call 100 >/dev/null 2>"$FD_TMP/err"; RC=$?
 check "a refused call stops the import" test "$RC" = 1
 check "and says which lines it held" grep -q "lines 101-200" "$FD_TMP/err"
+
+pg_dump "$PGURL" -f "$FD_TMP/dump2.sql"
+check "after deposits and erasures: still no raw identifier in pg_dump" bash -c "! grep -aqF -e '$MARK' -e 'other-3' -e 'cli-host-1' '$FD_TMP/dump2.sql'"
+check "nor in the log" bash -c "! grep -aqF -e '$MARK' -e 'other-3' '$LOG'"
 
 fd_stop "$PID"; check "fiduciad exits cleanly" test "$RC" = 0
 fd_finish
