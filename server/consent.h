@@ -32,6 +32,13 @@ bool consent_set_has(const consent_set *s, const uint8_t *pseudonym);
 size_t consent_set_size(const consent_set *s);
 void consent_set_free(consent_set *s);
 
+/* The rows of a decoded chunk whose subject is in the set: keep[r] is set to
+ * 1 or 0 for each of subj->rows rows, and the count kept is returned. The
+ * set is asked once per distinct subject of the chunk (its dictionary),
+ * not once per row. */
+struct chunk_column;
+size_t consent_filter_chunk(const consent_set *s, const struct chunk_column *subj, uint8_t *keep);
+
 /* For tests and the loader: an empty set sized for n members, and adding. */
 consent_set *consent_set_new(size_t n) __attribute__((warn_unused_result));
 void consent_set_add(consent_set *s, const uint8_t *pseudonym);

@@ -11,6 +11,7 @@
 #include "testutil.h"
 #include "app.h"
 #include "batch.h"
+#include "chunk.h"
 #include "consent.h"
 #include "db.h"
 #include "log.h"
@@ -191,6 +192,20 @@ static void test_purposes_validity_and_withdrawal(void)
 	consent_set_free(s);
 	s = load("fiducia:HousingPolicy", T0 + 10 * DAY);
 	CHECK(!has(s, 3));
+	consent_set_free(s);
+
+	/* Filtering a chunk: its rows by their dictionary entries. */
+	s = load("fiducia:HousingPolicy", T0 + 5 * DAY);
+	uint8_t dict[4 * 16];
+	subj(1, dict);
+	subj(4, dict + 16);
+	subj(6, dict + 32);
+	subj(2, dict + 48);
+	uint32_t idx[7] = {0, 1, 2, 3, 3, 1, 0};
+	chunk_column cc = {.rows = 7, .ndict = 4, .pseudonyms = dict, .idx = idx};
+	uint8_t keep[7];
+	CHECK(consent_filter_chunk(s, &cc, keep) == 4);
+	CHECK(keep[0] && !keep[1] && !keep[2] && keep[3] && keep[4] && !keep[5] && keep[6]);
 	consent_set_free(s);
 
 	/* A withdrawal counts from the very next load. */
