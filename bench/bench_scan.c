@@ -100,11 +100,12 @@ int main(int argc, char **argv)
 	snprintf(cols, sizeof cols, "{%d,%d}", scol, mcol);
 	const char *p2[2] = {ds, cols};
 	double t0 = now();
-	r = PQexecParams(c,
-	                 "SELECT c.id, c.rows, c.key_version, k.col::int, k.sealed FROM chunks c JOIN "
-	                 "chunk_columns k ON k.chunk = c.id WHERE c.dataset = $1 AND k.col = "
-	                 "ANY($2::int[]) ORDER BY c.id, k.col",
-	                 2, NULL, p2, NULL, NULL, 1);
+	r = PQexecParams(
+	        c,
+	        "SELECT c.id, c.rows, c.key_version, k.col::int, k.sealed FROM chunks c JOIN "
+	        "chunk_columns k ON k.chunk = c.id WHERE c.dataset = $1 AND k.col = "
+	        "ANY($2::int[]) ORDER BY c.id, k.col",
+	        2, NULL, p2, NULL, NULL, 1);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
 		return fprintf(stderr, "%s", PQerrorMessage(c)), 1;
 	int n = PQntuples(r) / 2;

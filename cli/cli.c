@@ -302,6 +302,23 @@ int cli_connect(struct cli_ctx *ctx)
 	return CLI_EXIT_OK;
 }
 
+int cli_call_body(struct cli_ctx *ctx, const char *method, const char *path, const char *ctype,
+                  const void *body, size_t len, const ProtobufCMessageDescriptor *resp_desc,
+                  client_result *res)
+{
+	client_result_init(res);
+	int rc = cli_connect(ctx);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	client_status st = client_call_body(ctx->client, method, path, ctype, body, len, NULL,
+	                                    ctx->json ? NULL : resp_desc, res);
+	if (st != CLIENT_OK)
+		return output_call_error(client_url(ctx->client), st, res);
+	if (ctx->json && res->body_len)
+		output_json_line(stdout, res->body, res->body_len);
+	return CLI_EXIT_OK;
+}
+
 int cli_call(struct cli_ctx *ctx, const char *method, const char *path, const ProtobufCMessage *req,
              const ProtobufCMessageDescriptor *resp_desc, client_result *res)
 {

@@ -128,6 +128,12 @@ int cli_args_parse(const struct cli_ctx *ctx, int argc, char **argv, const struc
  * not starting or ending with '-' (the server's orgs_name_valid). */
 bool cli_slug_valid(const char *s);
 
+/* cli_call with a raw body of len bytes sent as ctype (a CSV batch, an ODRL
+ * document, NDJSON) instead of a message. */
+int cli_call_body(struct cli_ctx *ctx, const char *method, const char *path, const char *ctype,
+                  const void *body, size_t len, const ProtobufCMessageDescriptor *resp_desc,
+                  client_result *res) __attribute__((warn_unused_result));
+
 /* Reads the token and makes ctx->client (once); CLI_EXIT_OK or the exit
  * code after printing why not. Commands that make more clients (for
  * parallel requests) use ctx->token and ctx->url after this. */

@@ -598,9 +598,19 @@ client_status client_call(client *c, const char *method, const char *path,
 		reasonf(res, "cannot encode the %s request", req->descriptor->name);
 		return CLIENT_LOCAL_ERROR;
 	}
-	client_status st =
-	        client_send(c, method, path, json ? "application/json" : NULL, json, len, res);
+	client_status st = client_call_body(c, method, path, json ? "application/json" : NULL, json,
+	                                    len, NULL, resp_desc, res);
 	free(json);
+	return st;
+}
+
+client_status client_call_body(client *c, const char *method, const char *path,
+                               const char *content_type, const void *body, size_t len,
+                               const char *const *headers,
+                               const ProtobufCMessageDescriptor *resp_desc, client_result *res)
+{
+	client_status st =
+	        client_send_headers(c, method, path, content_type, body, len, headers, res);
 	if (st != CLIENT_OK)
 		return st;
 

@@ -74,6 +74,16 @@ client_status client_send_headers(client *c, const char *method, const char *pat
                                   const char *const *headers, client_result *res)
         __attribute__((warn_unused_result));
 
+/* client_call's handling of the response, for a body that is not a message
+ * (a CSV batch, an ODRL document, NDJSON): body of len bytes sent as
+ * content_type (NULL body: none), with extra headers as for
+ * client_send_headers. */
+client_status client_call_body(client *c, const char *method, const char *path,
+                               const char *content_type, const void *body, size_t len,
+                               const char *const *headers,
+                               const ProtobufCMessageDescriptor *resp_desc, client_result *res)
+        __attribute__((warn_unused_result));
+
 /*
  * client_send with req (NULL: no body) encoded as proto3 JSON, then: a 2xx
  * body must be JSON (or empty when resp_desc is NULL) and is decoded into

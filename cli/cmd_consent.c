@@ -50,43 +50,20 @@ static void print_receipts(const Fiducia__V1__ConsentReceipts *r, bool all)
 static int send_records(struct cli_ctx *ctx, const char *ds, const char *ctype, const char *body,
                         size_t len, bool quiet, size_t *count)
 {
-	int rc = cli_connect(ctx);
-	if (rc != CLI_EXIT_OK)
-		return rc;
 	char *path = client_path("/v1/datasets/", ds, "/consents");
 	if (!path)
 		return CLI_EXIT_FAIL;
 	client_result res;
-	client_result_init(&res);
-	client_status st = client_send(ctx->client, "POST", path, ctype, body, len, &res);
+	int rc = cli_call_body(ctx, "POST", path, ctype, body, len,
+	                       &fiducia__v1__consent_receipts__descriptor, &res);
 	free(path);
-	if (st != CLIENT_OK) {
-		rc = output_call_error(client_url(ctx->client), st, &res);
-	} else if (res.status >= 300) {
-		Fiducia__V1__Error *e = NULL;
-		pbjson_error pe;
-		if (res.body_len &&
-		    pbjson_decode_lenient(&fiducia__v1__error__descriptor, res.body, res.body_len,
-		                          NULL, (ProtobufCMessage **)&e, &pe))
-			res.error = e;
-		rc = output_call_error(client_url(ctx->client), CLIENT_HTTP_ERROR, &res);
-	} else if (ctx->json) {
-		output_json_line(stdout, res.body, res.body_len);
-	} else {
-		ProtobufCMessage *m = NULL;
-		pbjson_error pe;
-		if (!pbjson_decode_lenient(&fiducia__v1__consent_receipts__descriptor, res.body,
-		                           res.body_len, NULL, &m, &pe)) {
-			cli_error("unexpected response: %s", pe.message);
-			rc = CLI_EXIT_FAIL;
-		} else {
-			Fiducia__V1__ConsentReceipts *r = (Fiducia__V1__ConsentReceipts *)m;
-			if (count)
-				*count += r->n_receipts;
-			if (!quiet)
-				print_receipts(r, false);
-			protobuf_c_message_free_unpacked(m, NULL);
-		}
+	if (rc == CLI_EXIT_OK && res.msg) {
+		const Fiducia__V1__ConsentReceipts *r =
+		        (const Fiducia__V1__ConsentReceipts *)res.msg;
+		if (count)
+			*count += r->n_receipts;
+		if (!quiet)
+			print_receipts(r, false);
 	}
 	client_result_free(&res);
 	return rc;

@@ -60,37 +60,11 @@ static void print_version(const Fiducia__V1__PolicyVersion *v, bool document)
 static int version_call(struct cli_ctx *ctx, const char *method, const char *path, const char *body,
                         size_t len, bool document)
 {
-	int rc = cli_connect(ctx);
-	if (rc != CLI_EXIT_OK)
-		return rc;
 	client_result res;
-	client_result_init(&res);
-	client_status st = client_send(ctx->client, method, path, body ? "application/json" : NULL,
-	                               body, len, &res);
-	if (st != CLIENT_OK) {
-		rc = output_call_error(client_url(ctx->client), st, &res);
-	} else if (res.status >= 300) {
-		Fiducia__V1__Error *e = NULL;
-		pbjson_error pe;
-		if (res.body_len &&
-		    pbjson_decode_lenient(&fiducia__v1__error__descriptor, res.body, res.body_len,
-		                          NULL, (ProtobufCMessage **)&e, &pe))
-			res.error = e;
-		rc = output_call_error(client_url(ctx->client), CLIENT_HTTP_ERROR, &res);
-	} else if (ctx->json) {
-		output_json_line(stdout, res.body, res.body_len);
-	} else {
-		ProtobufCMessage *m = NULL;
-		pbjson_error pe;
-		if (!pbjson_decode_lenient(&fiducia__v1__policy_version__descriptor, res.body,
-		                           res.body_len, NULL, &m, &pe)) {
-			cli_error("unexpected response: %s", pe.message);
-			rc = CLI_EXIT_FAIL;
-		} else {
-			print_version((Fiducia__V1__PolicyVersion *)m, document);
-			protobuf_c_message_free_unpacked(m, NULL);
-		}
-	}
+	int rc = cli_call_body(ctx, method, path, body ? "application/json" : NULL, body, len,
+	                       &fiducia__v1__policy_version__descriptor, &res);
+	if (rc == CLI_EXIT_OK && res.msg)
+		print_version((const Fiducia__V1__PolicyVersion *)res.msg, document);
 	client_result_free(&res);
 	return rc;
 }

@@ -11,6 +11,7 @@
  */
 #include "consent.h"
 #include "consent_parse.h"
+#include "pgutil.h"
 #include "app.h"
 #include "batch.h"
 #include "chunk.h"
@@ -38,11 +39,6 @@ static int64_t now_micros(void)
 	struct timeval tv;
 	gettimeofday(&tv, NULL);
 	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-}
-
-static bool res_ok(PGresult *res, ExecStatusType want)
-{
-	return res && PQresultStatus(res) == want;
 }
 
 /* ---- the set a query filters on -------------------------------------------- */
@@ -161,7 +157,7 @@ static void set_loaded(PGresult *res, void *arg)
 {
 	struct set_load *l = arg;
 	consent_set *s = NULL;
-	if (res_ok(res, PGRES_TUPLES_OK)) {
+	if (pg_ok(res, PGRES_TUPLES_OK)) {
 		int n = PQntuples(res);
 		s = consent_set_new((size_t)n);
 		for (int i = 0; s && i < n; i++) {
@@ -649,7 +645,7 @@ static void show_done(PGresult *res, void *arg)
 {
 	struct subj *s = arg;
 	http_req *r = s->r;
-	if (!res_ok(res, PGRES_TUPLES_OK)) {
+	if (!pg_ok(res, PGRES_TUPLES_OK)) {
 		if (!res || db_result_is_unavailable(res))
 			http_reply_unavailable(r);
 		else
@@ -785,7 +781,7 @@ static void withdraw_step(txn *t, PGresult *res)
 			        2, p);
 		return;
 	case 1:
-		if (!res_ok(res, PGRES_TUPLES_OK)) {
+		if (!pg_ok(res, PGRES_TUPLES_OK)) {
 			txn_fail(t, 500, "internal", "cannot withdraw the consent");
 			return;
 		}
@@ -804,7 +800,7 @@ static void withdraw_step(txn *t, PGresult *res)
 		}
 		/* fall through */
 	case 2:
-		if (s->purpose && !res_ok(res, PGRES_COMMAND_OK)) {
+		if (s->purpose && !pg_ok(res, PGRES_COMMAND_OK)) {
 			txn_fail(t, 500, "internal", "cannot withdraw the consent");
 			return;
 		}
@@ -832,7 +828,7 @@ static void withdraw_step(txn *t, PGresult *res)
 		        2, p);
 		return;
 	case 4:
-		if (!res_ok(res, PGRES_TUPLES_OK)) {
+		if (!pg_ok(res, PGRES_TUPLES_OK)) {
 			txn_fail(t, 500, "internal", "cannot read the consent records");
 			return;
 		}

@@ -23,6 +23,7 @@
 #include "policies.h"
 #include "datasets.h"
 #include "txn.h"
+#include "pgutil.h"
 #include "schema.h"
 #include "vault.h"
 #include "workers.h"
@@ -73,48 +74,14 @@ static bool printable(const char *s, size_t max)
 	return n <= max;
 }
 
-static void set_ts(Google__Protobuf__Timestamp *ts, const char *epoch)
-{
-	double d = strtod(epoch, NULL);
-	ts->seconds = (int64_t)d;
-	ts->nanos = (int32_t)((d - (double)ts->seconds) * 1e6 + 0.5) * 1000;
-	if (ts->nanos < 0 || ts->nanos > 999999999)
-		ts->nanos = 0;
-}
-
-/* PostgreSQL's text form of bytea ("\x0a1b...") into out; false if it is
- * not exactly n bytes (or, with n == 0, at most max: *got says how many). */
-static bool bytea_hex(const char *s, uint8_t *out, size_t max, size_t *got)
-{
-	if (strncmp(s, "\\x", 2) != 0)
-		return false;
-	size_t len;
-	if (sodium_hex2bin(out, max, s + 2, strlen(s + 2), NULL, &len, NULL) != 0)
-		return false;
-	*got = len;
-	return true;
-}
-
-static void reply_db_error(http_req *r, PGresult *res, const char *what)
-{
-	if (!res || db_result_is_unavailable(res))
-		http_reply_unavailable(r);
-	else
-		http_reply_error(r, 500, "internal", "cannot %s", what);
-}
-
-static bool res_ok(PGresult *res, ExecStatusType want)
-{
-	return res && PQresultStatus(res) == want;
-}
-
 /* ---- the dataset row ---------------------------------------------------- */
 
 #define DS_COLUMNS                                                                                 \
 	"d.id, d.holder, d.name, d.description, d.personal_data, d.columns::text, d.state, "       \
 	"d.key_version, d.chunk_rows, extract(epoch from d.created_at)::float8, "                  \
 	"coalesce(extract(epoch from d.withdrawn_at)::float8, 0), "                                \
-	"(SELECT coalesce(sum(b.rows - b.erased_rows), 0) FROM batches b WHERE b.dataset = d.id), "                \
+	"(SELECT coalesce(sum(b.rows - b.erased_rows), 0) FROM batches b WHERE b.dataset = "       \
+	"d.id), "                                                                                  \
 	"(SELECT count(*) FROM batches b WHERE b.dataset = d.id)"
 
 /* The pieces of one Dataset message, owned together. */
@@ -155,10 +122,10 @@ static bool ds_msg_from_row(PGresult *res, int row, struct ds_msg *m)
 	                   : FIDUCIA__V1__DATASET__STATE__WITHDRAWN;
 	d->key_version = atoi(PQgetvalue(res, row, 7));
 	d->chunk_rows = atoi(PQgetvalue(res, row, 8));
-	set_ts(&m->created, PQgetvalue(res, row, 9));
+	pg_timestamp(&m->created, PQgetvalue(res, row, 9));
 	d->created_at = &m->created;
 	if (d->state == FIDUCIA__V1__DATASET__STATE__WITHDRAWN) {
-		set_ts(&m->withdrawn, PQgetvalue(res, row, 10));
+		pg_timestamp(&m->withdrawn, PQgetvalue(res, row, 10));
 		d->withdrawn_at = &m->withdrawn;
 	}
 	d->rows = strtoll(PQgetvalue(res, row, 11), NULL, 10);
@@ -219,8 +186,8 @@ static void ds_loaded(PGresult *res, void *arg)
 	ds_loaded_cb cb = l->cb;
 	unsigned who = l->who;
 	free(l);
-	if (!res_ok(res, PGRES_TUPLES_OK)) {
-		reply_db_error(r, res, "read the dataset");
+	if (!pg_ok(res, PGRES_TUPLES_OK)) {
+		pg_reply_error(r, res, "read the dataset");
 		return;
 	}
 	const char *id = http_param(r, "ds");
@@ -291,7 +258,7 @@ static void ds_loaded(PGresult *res, void *arg)
 		               : version >= 1 && version <= d->key_version
 		                       ? d->deks + (size_t)(version - 1) * VAULT_KEY_BYTES
 		                       : NULL;
-		if (!dst || !bytea_hex(PQgetvalue(res, i, 10), wrapped, sizeof wrapped, &n) ||
+		if (!dst || !pg_bytea(PQgetvalue(res, i, 10), wrapped, sizeof wrapped, &n) ||
 		    !vault_unwrap(kek, id, kind, version, wrapped, n, dst)) {
 			ds_free(d);
 			log_error(
@@ -361,13 +328,6 @@ static void create_free(void *p)
 	free(c);
 }
 
-static void hex_bytea_param(char *out, size_t cap, const uint8_t *b, size_t n)
-{
-	out[0] = '\\';
-	out[1] = 'x';
-	sodium_bin2hex(out + 2, cap - 2, b, n);
-}
-
 static void create_step(txn *t, PGresult *res)
 {
 	struct create *c = t->ctx;
@@ -395,7 +355,7 @@ static void create_step(txn *t, PGresult *res)
 			txn_fail(t, 409, "already_exists", msg);
 			return;
 		}
-		if (!res_ok(res, PGRES_COMMAND_OK)) {
+		if (!pg_ok(res, PGRES_COMMAND_OK)) {
 			txn_fail(t, 500, "internal", "cannot register the dataset");
 			return;
 		}
@@ -407,7 +367,7 @@ static void create_step(txn *t, PGresult *res)
 		return;
 	}
 	case 2: {
-		if (!res_ok(res, PGRES_COMMAND_OK)) {
+		if (!pg_ok(res, PGRES_COMMAND_OK)) {
 			txn_fail(t, 500, "internal", "cannot store the dataset's keys");
 			return;
 		}
@@ -416,7 +376,7 @@ static void create_step(txn *t, PGresult *res)
 		return;
 	}
 	case 3:
-		if (!res_ok(res, PGRES_TUPLES_OK) || PQntuples(res) != 1) {
+		if (!pg_ok(res, PGRES_TUPLES_OK) || PQntuples(res) != 1) {
 			txn_fail(t, 500, "internal", "cannot read the dataset back");
 			return;
 		}
@@ -485,10 +445,10 @@ static void create_dataset(http_req *r)
 	uint8_t w[VAULT_WRAPPED_BYTES];
 	crypto_aead_xchacha20poly1305_ietf_keygen(key);
 	vault_wrap(k->kek, c->id, "dek", 1, key, w);
-	hex_bytea_param(c->dek_hex, sizeof c->dek_hex, w, sizeof w);
+	pg_bytea_param(c->dek_hex, sizeof c->dek_hex, w, sizeof w);
 	randombytes_buf(key, VAULT_KEY_BYTES);
 	vault_wrap(k->kek, c->id, "subject", 1, key, w);
-	hex_bytea_param(c->subject_hex, sizeof c->subject_hex, w, sizeof w);
+	pg_bytea_param(c->subject_hex, sizeof c->subject_hex, w, sizeof w);
 	sodium_free(key);
 	txn *t = txn_start(r, create_step, c);
 	t->ok_status = 201;
@@ -522,7 +482,7 @@ static void update_step(txn *t, PGresult *res)
 		return;
 	}
 	case 1: {
-		if (!res_ok(res, PGRES_TUPLES_OK)) {
+		if (!pg_ok(res, PGRES_TUPLES_OK)) {
 			txn_fail(t, 500, "internal", "cannot read the dataset");
 			return;
 		}
@@ -557,7 +517,7 @@ static void update_step(txn *t, PGresult *res)
 		return;
 	}
 	case 2: {
-		if (!res_ok(res, PGRES_COMMAND_OK)) {
+		if (!pg_ok(res, PGRES_COMMAND_OK)) {
 			txn_fail(t, 500, "internal", "cannot update the dataset");
 			return;
 		}
@@ -566,7 +526,7 @@ static void update_step(txn *t, PGresult *res)
 		return;
 	}
 	case 3: {
-		if (!res_ok(res, PGRES_TUPLES_OK) || PQntuples(res) != 1) {
+		if (!pg_ok(res, PGRES_TUPLES_OK) || PQntuples(res) != 1) {
 			txn_fail(t, 500, "internal", "cannot read the dataset back");
 			return;
 		}
@@ -625,8 +585,8 @@ static void update_dataset(http_req *r)
 static void list_done(PGresult *res, void *arg)
 {
 	http_req *r = arg;
-	if (!res_ok(res, PGRES_TUPLES_OK)) {
-		reply_db_error(r, res, "list datasets");
+	if (!pg_ok(res, PGRES_TUPLES_OK)) {
+		pg_reply_error(r, res, "list datasets");
 		return;
 	}
 	int n = PQntuples(res);
@@ -721,8 +681,8 @@ static void list_datasets(http_req *r)
 static void get_done(PGresult *res, void *arg)
 {
 	http_req *r = arg;
-	if (!res_ok(res, PGRES_TUPLES_OK)) {
-		reply_db_error(r, res, "read the dataset");
+	if (!pg_ok(res, PGRES_TUPLES_OK)) {
+		pg_reply_error(r, res, "read the dataset");
 		return;
 	}
 	if (PQntuples(res) == 0) {
@@ -769,7 +729,7 @@ static void withdraw_step(txn *t, PGresult *res)
 		        2, p);
 		return;
 	case 1:
-		if (!res_ok(res, PGRES_TUPLES_OK)) {
+		if (!pg_ok(res, PGRES_TUPLES_OK)) {
 			txn_fail(t, 500, "internal", "cannot withdraw the dataset");
 			return;
 		}
@@ -783,28 +743,28 @@ static void withdraw_step(txn *t, PGresult *res)
 		txn_sql(t, "DELETE FROM dataset_keys WHERE dataset = $1", 1, p);
 		return;
 	case 2:
-		if (!res_ok(res, PGRES_COMMAND_OK)) {
+		if (!pg_ok(res, PGRES_COMMAND_OK)) {
 			txn_fail(t, 500, "internal", "cannot destroy the dataset's keys");
 			return;
 		}
 		txn_sql(t, "DELETE FROM chunks WHERE dataset = $1", 1, p);
 		return;
 	case 3:
-		if (!res_ok(res, PGRES_COMMAND_OK)) {
+		if (!pg_ok(res, PGRES_COMMAND_OK)) {
 			txn_fail(t, 500, "internal", "cannot delete the dataset's chunks");
 			return;
 		}
 		txn_sql(t, "DELETE FROM batches WHERE dataset = $1", 1, p);
 		return;
 	case 4:
-		if (!res_ok(res, PGRES_COMMAND_OK)) {
+		if (!pg_ok(res, PGRES_COMMAND_OK)) {
 			txn_fail(t, 500, "internal", "cannot delete the dataset's batches");
 			return;
 		}
 		txn_sql(t, "SELECT " DS_COLUMNS " FROM datasets d WHERE d.id = $1", 1, p);
 		return;
 	case 5: {
-		if (!res_ok(res, PGRES_TUPLES_OK) || PQntuples(res) != 1) {
+		if (!pg_ok(res, PGRES_TUPLES_OK) || PQntuples(res) != 1) {
 			txn_fail(t, 500, "internal", "cannot read the dataset back");
 			return;
 		}
@@ -866,7 +826,7 @@ static void rotate_step(txn *t, PGresult *res)
 		return;
 	}
 	case 1: {
-		if (!res_ok(res, PGRES_TUPLES_OK)) {
+		if (!pg_ok(res, PGRES_TUPLES_OK)) {
 			txn_fail(t, 500, "internal", "cannot read the dataset");
 			return;
 		}
@@ -887,7 +847,7 @@ static void rotate_step(txn *t, PGresult *res)
 		uint8_t w[VAULT_WRAPPED_BYTES];
 		vault_wrap(ks->kek, id, "dek", k->version, key, w);
 		sodium_free(key);
-		hex_bytea_param(k->wrapped_hex, sizeof k->wrapped_hex, w, sizeof w);
+		pg_bytea_param(k->wrapped_hex, sizeof k->wrapped_hex, w, sizeof w);
 		const char *p[4] = {id, k->version_s, k->kek_id, k->wrapped_hex};
 		txn_sql(t,
 		        "WITH k AS (INSERT INTO dataset_keys (dataset, kind, version, kek_id, "
@@ -899,7 +859,7 @@ static void rotate_step(txn *t, PGresult *res)
 		return;
 	}
 	case 2: {
-		if (!res_ok(res, PGRES_COMMAND_OK)) {
+		if (!pg_ok(res, PGRES_COMMAND_OK)) {
 			txn_fail(t, 500, "internal", "cannot store the new data key");
 			return;
 		}
@@ -1102,13 +1062,13 @@ static void receipt_from_row(PGresult *res, int row, const char *dataset,
 	o->rows = strtoll(PQgetvalue(res, row, 1), NULL, 10);
 	o->chunks = strtoll(PQgetvalue(res, row, 2), NULL, 10);
 	size_t n = 0;
-	if (bytea_hex(PQgetvalue(res, row, 3), sha, 32, &n) && n == 32) {
+	if (pg_bytea(PQgetvalue(res, row, 3), sha, 32, &n) && n == 32) {
 		o->sha256.data = sha;
 		o->sha256.len = 32;
 	}
 	o->key_version = atoi(PQgetvalue(res, row, 4));
 	o->ledger_index = strtoull(PQgetvalue(res, row, 5), NULL, 10);
-	set_ts(ts, PQgetvalue(res, row, 6));
+	pg_timestamp(ts, PQgetvalue(res, row, 6));
 	o->stored_at = ts;
 }
 
@@ -1188,7 +1148,7 @@ static void deposit_step(txn *t, PGresult *res)
 		return;
 	}
 	case 1: {
-		if (!res_ok(res, PGRES_TUPLES_OK)) {
+		if (!pg_ok(res, PGRES_TUPLES_OK)) {
 			txn_fail(t, 500, "internal", "cannot read the dataset");
 			return;
 		}
@@ -1205,7 +1165,7 @@ static void deposit_step(txn *t, PGresult *res)
 		}
 		t->stage = 2;
 		char sha_hex[67];
-		hex_bytea_param(sha_hex, sizeof sha_hex, dp->sha256, 32);
+		pg_bytea_param(sha_hex, sizeof sha_hex, dp->sha256, 32);
 		const char *p[6] = {d->id,         dp->batch_id, dp->s_rows,
 		                    dp->s_nchunks, sha_hex,      dp->s_kv};
 		/* The row is created first: a concurrent deposit of the same id
@@ -1220,7 +1180,7 @@ static void deposit_step(txn *t, PGresult *res)
 		return;
 	}
 	case 2: {
-		if (!res_ok(res, PGRES_TUPLES_OK)) {
+		if (!pg_ok(res, PGRES_TUPLES_OK)) {
 			txn_fail(t, 500, "internal", "cannot record the batch");
 			return;
 		}
@@ -1239,7 +1199,7 @@ static void deposit_step(txn *t, PGresult *res)
 		return;
 	}
 	case 3:
-		if (!res_ok(res, PGRES_COMMAND_OK)) {
+		if (!pg_ok(res, PGRES_COMMAND_OK)) {
 			txn_fail(t, 500, "internal", "cannot store a chunk");
 			return;
 		}
@@ -1263,7 +1223,7 @@ static void deposit_step(txn *t, PGresult *res)
 		return;
 	}
 	case 5:
-		if (!res_ok(res, PGRES_TUPLES_OK) || PQntuples(res) != 1) {
+		if (!pg_ok(res, PGRES_TUPLES_OK) || PQntuples(res) != 1) {
 			txn_fail(t, 500, "internal", "cannot complete the receipt");
 			return;
 		}
@@ -1272,13 +1232,13 @@ static void deposit_step(txn *t, PGresult *res)
 		txn_commit(t);
 		return;
 	case 10: { /* the existing receipt */
-		if (!res_ok(res, PGRES_TUPLES_OK) || PQntuples(res) != 1) {
+		if (!pg_ok(res, PGRES_TUPLES_OK) || PQntuples(res) != 1) {
 			txn_fail(t, 500, "internal", "cannot read the existing batch");
 			return;
 		}
 		uint8_t sha[32];
 		size_t n = 0;
-		if (!bytea_hex(PQgetvalue(res, 0, 3), sha, sizeof sha, &n) || n != 32 ||
+		if (!pg_bytea(PQgetvalue(res, 0, 3), sha, sizeof sha, &n) || n != 32 ||
 		    sodium_memcmp(sha, dp->sha256, 32) != 0) {
 			char msg[256];
 			snprintf(msg, sizeof msg,
@@ -1384,8 +1344,8 @@ static void deposit(http_req *r)
 static void batches_done(PGresult *res, void *arg)
 {
 	http_req *r = arg;
-	if (!res_ok(res, PGRES_TUPLES_OK)) {
-		reply_db_error(r, res, "list the batches");
+	if (!pg_ok(res, PGRES_TUPLES_OK)) {
+		pg_reply_error(r, res, "list the batches");
 		return;
 	}
 	int n = PQntuples(res);
@@ -1550,7 +1510,7 @@ static void verify_work(void *arg)
 		if (!dek) {
 			fault(v, c->id, s->cols[col].name, "no data key version %d",
 			      c->key_version);
-		} else if (!bytea_hex(hex, sealed, cap, &n) || n < CHUNK_SEAL_OVERHEAD ||
+		} else if (!pg_bytea(hex, sealed, cap, &n) || n < CHUNK_SEAL_OVERHEAD ||
 		           !chunk_open(dek, v->d->id, c->id, col, (uint32_t)c->key_version, c->rows,
 		                       sealed, n, pt)) {
 			fault(v, c->id, s->cols[col].name,
@@ -1589,8 +1549,8 @@ static void verify_worked(void *arg)
 static void verify_columns(PGresult *res, void *arg)
 {
 	struct verify *v = arg;
-	if (!res_ok(res, PGRES_TUPLES_OK)) {
-		reply_db_error(v->r, res, "read the chunks");
+	if (!pg_ok(res, PGRES_TUPLES_OK)) {
+		pg_reply_error(v->r, res, "read the chunks");
 		return;
 	}
 	v->cols = PQcopyResult(res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
@@ -1605,7 +1565,7 @@ static void verify_next(struct verify *v)
 		verify_reply(v);
 		return;
 	}
-	hex_bytea_param(v->id_param, sizeof v->id_param, v->chunks[v->next].id, CHUNK_ID_BYTES);
+	pg_bytea_param(v->id_param, sizeof v->id_param, v->chunks[v->next].id, CHUNK_ID_BYTES);
 	const char *p[1] = {v->id_param};
 	db_query(v->r->app->db,
 	         "SELECT col, sealed FROM chunk_columns WHERE chunk = $1::bytea ORDER BY col", 1, p,
@@ -1615,8 +1575,8 @@ static void verify_next(struct verify *v)
 static void verify_chunks(PGresult *res, void *arg)
 {
 	struct verify *v = arg;
-	if (!res_ok(res, PGRES_TUPLES_OK)) {
-		reply_db_error(v->r, res, "list the chunks");
+	if (!pg_ok(res, PGRES_TUPLES_OK)) {
+		pg_reply_error(v->r, res, "list the chunks");
 		return;
 	}
 	v->nchunks = (size_t)PQntuples(res);
@@ -1625,7 +1585,7 @@ static void verify_chunks(PGresult *res, void *arg)
 		abort();
 	for (size_t i = 0; i < v->nchunks; i++) {
 		size_t n = 0;
-		if (!bytea_hex(PQgetvalue(res, (int)i, 0), v->chunks[i].id, CHUNK_ID_BYTES, &n) ||
+		if (!pg_bytea(PQgetvalue(res, (int)i, 0), v->chunks[i].id, CHUNK_ID_BYTES, &n) ||
 		    n != CHUNK_ID_BYTES)
 			fault(v, NULL, NULL, "chunk %zu has a malformed id", i);
 		v->chunks[i].rows = (uint32_t)strtoul(PQgetvalue(res, (int)i, 1), NULL, 10);
@@ -1637,8 +1597,8 @@ static void verify_chunks(PGresult *res, void *arg)
 static void verify_batches(PGresult *res, void *arg)
 {
 	struct verify *v = arg;
-	if (!res_ok(res, PGRES_TUPLES_OK)) {
-		reply_db_error(v->r, res, "read the batches");
+	if (!pg_ok(res, PGRES_TUPLES_OK)) {
+		pg_reply_error(v->r, res, "read the batches");
 		return;
 	}
 	/* Every receipt's rows and chunks must all be there: a deleted chunk
@@ -1647,7 +1607,8 @@ static void verify_batches(PGresult *res, void *arg)
 		if (strcmp(PQgetvalue(res, i, 1), PQgetvalue(res, i, 4)) != 0 ||
 		    strcmp(PQgetvalue(res, i, 2), PQgetvalue(res, i, 3)) != 0)
 			fault(v, NULL, NULL,
-			      "batch %.128s: its receipt (less erasures) says %s rows in %s chunks, "
+			      "batch %.128s: its receipt (less erasures) says %s rows in %s "
+			      "chunks, "
 			      "the vault holds %s rows in %s chunks",
 			      PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
 			      PQgetvalue(res, i, 4), PQgetvalue(res, i, 3));
@@ -1668,13 +1629,13 @@ static void verify_loaded(http_req *r, ds *d)
 	v->r = r;
 	v->d = d;
 	const char *p[1] = {d->id};
-	db_query(
-	        r->app->db,
-	        "SELECT b.batch_id, b.rows - b.erased_rows, b.chunks - b.erased_chunks, count(c.id), "
-	        "coalesce(sum(c.rows), 0) FROM batches b LEFT JOIN chunks c ON c.dataset = "
-	        "b.dataset AND c.batch_id = b.batch_id WHERE b.dataset = $1 GROUP BY b.batch_id, "
-	        "b.rows, b.erased_rows, b.chunks, b.erased_chunks, b.seq ORDER BY b.seq",
-	        1, p, verify_batches, v);
+	db_query(r->app->db,
+	         "SELECT b.batch_id, b.rows - b.erased_rows, b.chunks - b.erased_chunks, "
+	         "count(c.id), "
+	         "coalesce(sum(c.rows), 0) FROM batches b LEFT JOIN chunks c ON c.dataset = "
+	         "b.dataset AND c.batch_id = b.batch_id WHERE b.dataset = $1 GROUP BY b.batch_id, "
+	         "b.rows, b.erased_rows, b.chunks, b.erased_chunks, b.seq ORDER BY b.seq",
+	         1, p, verify_batches, v);
 }
 
 static void verify_dataset(http_req *r)

@@ -14,6 +14,8 @@
 #include "db.h"
 #include "ledger.h"
 #include "log.h"
+#include "datasets.h"
+#include "pgutil.h"
 #include "fiducia/v1/policies.pb-c.h"
 
 #include <event2/buffer.h>
@@ -38,43 +40,10 @@ pdp_vocab *policies_vocab_load(char *err, size_t errlen)
 	return v;
 }
 
-static bool ds_id_ok(const char *s)
-{
-	if (!s || strlen(s) != 19 || strncmp(s, "ds-", 3) != 0)
-		return false;
-	for (int i = 3; i < 19; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return true;
-}
-
-static bool res_ok(PGresult *res, ExecStatusType want)
-{
-	return res && PQresultStatus(res) == want;
-}
-
-static void reply_db_error(http_req *r, PGresult *res, const char *what)
-{
-	if (!res || db_result_is_unavailable(res))
-		http_reply_unavailable(r);
-	else
-		http_reply_error(r, 500, "internal", "cannot %s", what);
-}
-
-static void set_ts(Google__Protobuf__Timestamp *ts, const char *epoch)
-{
-	double d = strtod(epoch, NULL);
-	ts->seconds = (int64_t)d;
-	ts->nanos = (int32_t)((d - (double)ts->seconds) * 1e6 + 0.5) * 1000;
-	if (ts->nanos < 0 || ts->nanos > 999999999)
-		ts->nanos = 0;
-}
-
 static bool hex32(const char *s, uint8_t out[32])
 {
 	size_t n = 0;
-	return strncmp(s, "\\x", 2) == 0 &&
-	       sodium_hex2bin(out, 32, s + 2, strlen(s + 2), NULL, &n, NULL) == 0 && n == 32;
+	return pg_bytea(s, out, 32, &n) && n == 32;
 }
 
 /* ---- a stored version as a message --------------------------------------- */
@@ -105,7 +74,7 @@ static void pv_from_row(PGresult *res, int row, struct pv *p, bool with_document
 	p->m.author = PQgetvalue(res, row, 5);
 	long long li = strtoll(PQgetvalue(res, row, 6), NULL, 10);
 	p->m.ledger_index = li > 0 ? (uint64_t)li : 0;
-	set_ts(&p->ts, PQgetvalue(res, row, 7));
+	pg_timestamp(&p->ts, PQgetvalue(res, row, 7));
 	p->m.created_at = &p->ts;
 }
 
@@ -200,7 +169,7 @@ static void put_step(PGresult *res, void *arg)
 		return;
 	}
 	case 2: {
-		if (!res_ok(res, PGRES_TUPLES_OK)) {
+		if (!pg_ok(res, PGRES_TUPLES_OK)) {
 			put_fail(w, 500, "internal", "cannot read the policy");
 			return;
 		}
@@ -238,7 +207,7 @@ static void put_step(PGresult *res, void *arg)
 		return;
 	}
 	case 3: {
-		if (!res_ok(res, PGRES_COMMAND_OK)) {
+		if (!pg_ok(res, PGRES_COMMAND_OK)) {
 			put_fail(w, 500, "internal", "cannot store the policy");
 			return;
 		}
@@ -261,7 +230,7 @@ static void put_step(PGresult *res, void *arg)
 		return;
 	}
 	case 4:
-		if (!res_ok(res, PGRES_TUPLES_OK) || PQntuples(res) != 1) {
+		if (!pg_ok(res, PGRES_TUPLES_OK) || PQntuples(res) != 1) {
 			put_fail(w, 500, "internal", "cannot complete the policy version");
 			return;
 		}
@@ -273,7 +242,7 @@ static void put_step(PGresult *res, void *arg)
 		return;
 	case 5:
 		db_release(w->conn);
-		if (!res_ok(res, PGRES_COMMAND_OK)) {
+		if (!pg_ok(res, PGRES_COMMAND_OK)) {
 			http_reply_unavailable(w->r);
 			return;
 		}
@@ -401,8 +370,8 @@ static void dsp_checked(PGresult *res, void *arg)
 	struct dsp *d = arg;
 	http_req *r = d->r;
 	const char *id = http_param(r, "ds");
-	if (!res_ok(res, PGRES_TUPLES_OK)) {
-		reply_db_error(r, res, "read the dataset");
+	if (!pg_ok(res, PGRES_TUPLES_OK)) {
+		pg_reply_error(r, res, "read the dataset");
 		return;
 	}
 	if (PQntuples(res) == 0) {
@@ -444,7 +413,7 @@ static void dsp_checked(PGresult *res, void *arg)
 static void dataset_policy(http_req *r, int op)
 {
 	const char *id = http_param(r, "ds");
-	if (!ds_id_ok(id)) {
+	if (!ds_id_valid(id)) {
 		http_reply_error(r, 404, "not_found", "no such dataset");
 		return;
 	}
@@ -490,8 +459,8 @@ static void get_dataset_policy(http_req *r)
 static void got_version(PGresult *res, void *arg)
 {
 	http_req *r = arg;
-	if (!res_ok(res, PGRES_TUPLES_OK)) {
-		reply_db_error(r, res, "read the policy");
+	if (!pg_ok(res, PGRES_TUPLES_OK)) {
+		pg_reply_error(r, res, "read the policy");
 		return;
 	}
 	const char *v = http_query(r, "version");
@@ -603,8 +572,8 @@ static void eval_loaded(PGresult *res, void *arg)
 	struct eval *ev = arg;
 	http_req *r = ev->r;
 	Fiducia__V1__EvaluateRequest *q = ev->req;
-	if (!res_ok(res, PGRES_TUPLES_OK)) {
-		reply_db_error(r, res, "read the dataset and its policies");
+	if (!pg_ok(res, PGRES_TUPLES_OK)) {
+		pg_reply_error(r, res, "read the dataset and its policies");
 		return;
 	}
 	if (PQntuples(res) == 0) {
@@ -724,7 +693,7 @@ static void evaluate(http_req *r)
 	http_on_complete(r, free, ev);
 	ev->r = r;
 	ev->req = q;
-	if (!ds_id_ok(q->dataset)) {
+	if (!ds_id_valid(q->dataset)) {
 		bad(r, "$.dataset: a dataset id (ds-...)");
 		return;
 	}

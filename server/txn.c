@@ -1,13 +1,9 @@
 #include "txn.h"
+#include "pgutil.h"
 #include "app.h"
 #include "ledger.h"
 
 #include <stdlib.h>
-
-static bool res_ok(PGresult *res, ExecStatusType want)
-{
-	return res && PQresultStatus(res) == want;
-}
 
 static void txn_free(void *p)
 {
@@ -42,7 +38,7 @@ static void txn_committed(PGresult *res, void *arg)
 {
 	txn *t = arg;
 	db_release(t->conn);
-	if (!res_ok(res, PGRES_COMMAND_OK)) {
+	if (!pg_ok(res, PGRES_COMMAND_OK)) {
 		http_reply_unavailable(t->r);
 		return;
 	}
@@ -69,7 +65,7 @@ static void txn_ledgered(bool ok, int64_t index, void *arg)
 static void txn_begun(PGresult *res, void *arg)
 {
 	txn *t = arg;
-	if (!res_ok(res, PGRES_COMMAND_OK)) {
+	if (!pg_ok(res, PGRES_COMMAND_OK)) {
 		db_release(t->conn);
 		http_reply_unavailable(t->r);
 		return;
