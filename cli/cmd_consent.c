@@ -288,6 +288,32 @@ static int consent_withdraw(struct cli_ctx *ctx, int argc, char **argv)
 	return rc;
 }
 
+static int consent_erase(struct cli_ctx *ctx, int argc, char **argv)
+{
+	const char *pos[2];
+	size_t npos;
+	int rc = cli_args_parse(ctx, argc, argv, NULL, pos, 2, 2, &npos);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	char *a = client_path("/v1/datasets/", pos[0], "/subjects/");
+	char *path = a ? client_path(a, pos[1], "/erase") : NULL;
+	free(a);
+	if (!path)
+		return CLI_EXIT_FAIL;
+	client_result res;
+	rc = cli_call(ctx, "POST", path, NULL, &fiducia__v1__erasure_report__descriptor, &res);
+	free(path);
+	if (rc == CLI_EXIT_OK && res.msg) {
+		const Fiducia__V1__ErasureReport *e = (const Fiducia__V1__ErasureReport *)res.msg;
+		printf("erased: %lld rows from %lld chunks, %lld consent records; ledger index "
+		       "%llu\n",
+		       (long long)e->rows_erased, (long long)e->chunks_resealed,
+		       (long long)e->consent_records_erased, (unsigned long long)e->ledger_index);
+	}
+	client_result_free(&res);
+	return rc;
+}
+
 static const struct cli_subcmd consent_subs[] = {
         {"give",
          "DS --subject ID --purposes P,... --form-id ID --objective TEXT [--valid-until T] "
@@ -299,6 +325,8 @@ static const struct cli_subcmd consent_subs[] = {
         {"show", "DS SUBJECT", consent_show, "a subject's consent records and their history"},
         {"withdraw", "DS SUBJECT [--purpose P]", consent_withdraw,
          "withdraw a subject's consent, or one purpose of it; it counts for the next query"},
+        {"erase", "DS SUBJECT", consent_erase,
+         "erase a subject's rows from the vault and their consent records (right to erasure)"},
         {NULL, NULL, NULL, NULL},
 };
 
@@ -307,5 +335,5 @@ static int run_consent(struct cli_ctx *ctx, int argc, char **argv)
 	return cli_run_sub(ctx, argc, argv);
 }
 
-const struct cli_cmd cmd_consent_entry = {"consent", "give|import|show|withdraw", run_consent,
+const struct cli_cmd cmd_consent_entry = {"consent", "give|import|show|withdraw|erase", run_consent,
                                           consent_subs, NULL};

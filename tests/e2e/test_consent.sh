@@ -163,6 +163,7 @@ sed -i '120s/fiducia:HousingPolicy/dpv:Nope/' "$FD_TMP/cli.ndjson"
 "$FIDUCIA" consent import "$DS" "$FD_TMP/cli.ndjson" --per-call 100 >/dev/null 2>"$FD_TMP/err"; RC=$?
 check "a refused call stops the import" test "$RC" = 1
 check "and says which lines it held" grep -q "lines 101-200" "$FD_TMP/err"
+check "fiducia consent erase" bash -c "'$FIDUCIA' consent erase $DS other-4 | grep -q 'erased: [1-9][0-9]* rows'"
 
 pg_dump "$PGURL" -f "$FD_TMP/dump2.sql"
 check "after deposits and erasures: still no raw identifier in pg_dump" bash -c "! grep -aqF -e '$MARK' -e 'other-3' -e 'cli-host-1' '$FD_TMP/dump2.sql'"
