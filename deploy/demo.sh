@@ -2,7 +2,10 @@
 # The demo of what exists so far, against a running fiduciad (FIDUCIA_URL)
 # whose data folder is FIDUCIA_DATA: the operator registers the parties of
 # the Fiducia story, each party checks who it is, and a disabled party is
-# refused from then on.
+# refused from then on; the navigation app deposits encrypted probe data and
+# publishes its policy, drivers' consent is recorded, the city asks for
+# dry-run decisions, and the regulator verifies the ledger. It can run again
+# on the same data folder: what exists is kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CLI=./build/fiducia
@@ -37,8 +40,46 @@ TEMP=$($CLI token mint --data-dir "$FIDUCIA_DATA" --org demo-temp --role holder)
 FIDUCIA_TOKEN=$OP $CLI org disable demo-temp
 FIDUCIA_TOKEN=$TEMP $CLI whoami || true
 
+step "The navigation app registers a personal dataset and deposits 200,000 encrypted rows"
+NAV=$($CLI token mint --data-dir "$FIDUCIA_DATA" --org navigation-app --role holder)
+DS=$(FIDUCIA_TOKEN=$NAV $CLI --json dataset list | jq -r '.datasets[]? | select(.name == "probe-speeds-lyon") | .id')
+[ -n "$DS" ] || DS=$(FIDUCIA_TOKEN=$NAV $CLI --json dataset create --schema tests/e2e/data/probe-speeds.json | jq -r .id)
+FIDUCIA_TOKEN=$NAV $CLI dataset show "$DS" | head -8
+[ -f "$FIDUCIA_DATA/demo-probes.csv" ] || ./build/bench_gen_probes 200000 7 >"$FIDUCIA_DATA/demo-probes.csv"
+FIDUCIA_TOKEN=$NAV $CLI deposit "$DS" "$FIDUCIA_DATA/demo-probes.csv" --batch-size 50000
+FIDUCIA_TOKEN=$NAV $CLI dataset verify "$DS"
+
+step "The operator publishes the platform baseline; the app publishes its policy"
+FIDUCIA_TOKEN=$OP $CLI policy put --baseline policy/examples/baseline.json
+jq --arg ds "$DS" '.assigner = "navigation-app" | .target = $ds | .uid = "urn:fiducia:policy:navigation-app:probes"
+	| .permission[0].constraint |= map(if .leftOperand == "fiducia:dimensions" then .rightOperand = ["district", "road_type", "pub_time"]
+	  elif .leftOperand == "fiducia:measures" then .rightOperand = ["speed_kmh", "delay_s"] else . end)' \
+	policy/examples/traffic-jams.json >"$FIDUCIA_DATA/demo-policy.json"
+$CLI policy check "$FIDUCIA_DATA/demo-policy.json"
+FIDUCIA_TOKEN=$NAV $CLI policy put "$DS" "$FIDUCIA_DATA/demo-policy.json"
+
+step "Drivers give consent for mobility planning; one withdraws it"
+for d in drv-000001 drv-000002 drv-000003; do
+	FIDUCIA_TOKEN=$NAV $CLI consent give "$DS" --subject "$d" --purposes dpv:ImproveTransportMobility \
+		--form-id navigation-app-altruism --objective "Better mobility planning in Lyon" >/dev/null
+done
+FIDUCIA_TOKEN=$NAV $CLI consent withdraw "$DS" drv-000003
+FIDUCIA_TOKEN=$NAV $CLI consent show "$DS" drv-000003 | head -6
+
+step "The city sees the granted dataset and asks for dry-run decisions"
+FIDUCIA_TOKEN=$CITY $CLI dataset list
+echo "-- daily speeds per district, for mobility planning:"
+FIDUCIA_TOKEN=$CITY $CLI policy explain "$DS" --purpose fiducia:MobilityPlanning \
+	--measures AVG:speed_kmh --group-by pub_time:DAY,district
+echo "-- the same for advertising:"
+FIDUCIA_TOKEN=$CITY $CLI policy explain "$DS" --purpose dpv:Advertising --measures AVG:speed_kmh
+echo "-- hourly:"
+FIDUCIA_TOKEN=$CITY $CLI policy explain "$DS" --purpose fiducia:MobilityPlanning \
+	--measures AVG:speed_kmh --group-by pub_time:HOUR
+
 step "The regulator verifies the transparency ledger with its own check"
 REG=$($CLI token mint --data-dir "$FIDUCIA_DATA" --org cnil --role regulator)
+sleep 1.5 # a checkpoint covering the new entries is signed within a second
 VKEY=$(curl -s "$FIDUCIA_URL/v1/ledger/key")
 echo "verifier key: $VKEY"
 FIDUCIA_TOKEN=$REG $CLI ledger verify --vkey "$VKEY" --state "$FIDUCIA_DATA/regulator-ledger.state"
