@@ -13,5 +13,6 @@ extern const http_route orgs_routes[];     /* orgs.c */
 extern const http_route datasets_routes[]; /* datasets.c */
 extern const http_route policies_routes[]; /* policies.c */
 extern const http_route consent_routes[];  /* consent.c */
+extern const http_route reports_routes[];  /* reports.c */
 
 #endif

@@ -373,9 +373,9 @@ int main(int argc, char **argv)
 		die("start-up", "cannot start the worker threads");
 		goto out;
 	}
-	static const http_route *const tables[] = {
-	        health_routes,   whoami_routes,  orgs_routes,   datasets_routes,
-	        policies_routes, consent_routes, ledger_routes, NULL};
+	static const http_route *const tables[] = {health_routes,   whoami_routes,   orgs_routes,
+	                                           datasets_routes, policies_routes, consent_routes,
+	                                           reports_routes,  ledger_routes,   NULL};
 	if (!(app.http = http_server_new(&app, tables, err, sizeof err))) {
 		die("http", err);
 		goto out;

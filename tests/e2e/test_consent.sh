@@ -151,6 +151,22 @@ req GET "/v1/ledger/entries?dataset=$DS&action=CONSENT_ERASED" "$REG"
 expect_json '.leaves | length' 3 "erasures are ledgered"
 expect_json '.leaves[0].decoded.subjectPseudonyms | length' 1 "by pseudonym"
 
+# ---- the activity report (DGA Art. 20), from the ledger -----------------------------
+req GET "/v1/reports/activity?dataset=$DS" "$REG"; expect_status 200 "the regulator's activity report"
+expect_json '.rows | length' 1 "one row: the holder's own actions on the dataset"
+expect_json '.rows[0].requester + " " + .rows[0].holder' "homeshare homeshare" "by whom"
+expect_json '.rows[0].deposits' 2 "two deposits"
+expect_json '.rows[0].consentsGiven' 20006 "consent records given"
+expect_json '.rows[0].consentsWithdrawn' 2 "withdrawals"
+expect_json '.rows[0].consentsErased' 3 "erasures"
+req GET "/v1/reports/activity?dataset=$DS&format=csv" "$REG"; expect_status 200 "as CSV"
+check "CSV header" grep -q '^dataset,holder,purpose,requester,queries_granted,queries_denied,top_denial_reasons' <<<"$BODY"
+check "CSV row" grep -q "^$DS,homeshare,,homeshare,0,0,,0,2,20006,2,3," <<<"$BODY"
+req GET "/v1/reports/activity?from=2030-01-01T00:00:00Z" "$REG"; expect_json '.rows | length' 0 "an empty range"
+req GET "/v1/reports/activity" "$NAV"; expect_json "[.rows[].dataset] | index(\"$DS\")" null "a holder sees only its own datasets"
+req GET "/v1/reports/activity?from=yesterday" "$REG"; expect_status 400 "a bad time"
+req GET "/v1/reports/activity" "$(fd_token city-x user)"; expect_status 403 "no report for a data user"
+
 # ---- the CLI ---------------------------------------------------------------------------
 export FIDUCIA_URL=$URL FIDUCIA_TOKEN=$HOME_T
 check "fiducia consent give" bash -c "'$FIDUCIA' consent give $DS --subject cli-host-1 --purposes fiducia:HousingPolicy,dpv:ProvideOfficialStatistics --form-id f1 --objective 'housing' | grep -q GIVEN"
