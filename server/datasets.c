@@ -595,14 +595,12 @@ static void list_done(PGresult *res, void *arg)
 	bool *keep = calloc((size_t)n + 1, sizeof *keep);
 	if (!keep)
 		abort();
-	int shown = 0;
 	for (int i = 0; i < n; i++) {
 		keep[i] = PQnfields(res) < 16 ||
 		          policies_grants(r->app->vocab, PQgetvalue(res, i, 14),
 		                          PQgetvalue(res, i, 13), PQgetvalue(res, i, 0),
 		                          PQgetvalue(res, i, 2), PQgetvalue(res, i, 4)[0] == 't',
 		                          r->claims.org, PQgetvalue(res, i, 15));
-		shown += keep[i];
 	}
 	if (r->ctx == (void *)1) { /* GET /v1/datasets/{ds} by a data user */
 		bool ok = n == 1 && keep[0];
@@ -645,7 +643,6 @@ static void list_done(PGresult *res, void *arg)
 	}
 	free(keep);
 	n = m;
-	(void)shown;
 	Fiducia__V1__ListDatasetsResponse out = FIDUCIA__V1__LIST_DATASETS_RESPONSE__INIT;
 	out.n_datasets = (size_t)n;
 	out.datasets = ptrs;
