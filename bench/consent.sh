@@ -9,6 +9,7 @@
 # usage: bench/consent.sh [ROWS=10000000] [CONSENTS=1000000] [ROUNDS=5]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 ROWS=${1:-10000000} CONSENTS=${2:-1000000} ROUNDS=${3:-5}
 BUILD=${FIDUCIA_BUILD:-build}
 [ -x "$BUILD/fiduciad" ] && [ -x "$BUILD/bench_scan" ] || ./deploy/build.sh "$BUILD"
@@ -45,7 +46,6 @@ NREC=$(wc -l <"$TMP/consents.ndjson")
 IMPORT_RATE=$(awk -v n="$NREC" -v a="$T0" -v b="$T1" 'BEGIN {printf "%.0f", n / (b - a)}')
 "$BUILD/bench_scan" "host=$TMP/data/pg/run dbname=fiducia user=fiducia" "$TMP/data/keys/kek.key" "$DS" 0 4 \
 	fiducia:MobilityPlanning "$ROUNDS" | tee "$TMP/scan.out"
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 MP=$(awk '$3 == "plain" {print $4}' "$TMP/scan.out" | median)
 MC=$(awk '$3 == "consent" {print $4}' "$TMP/scan.out" | median)
 ML=$(awk '$3 == "consent" {gsub(/,/, "", $8); print $8}' "$TMP/scan.out" | median)
@@ -70,11 +70,5 @@ CPU=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 	echo
 	awk -v o="$OVER" 'BEGIN { if (o + 0 > 20) print "Goal not met: see `bench/README.md`, \"Consent filtering\", for why and what would reach it." }'
 } >"$TMP/section.md"
-RES=bench/RESULTS.md
-awk -v sec="$TMP/section.md" '
-	/<!-- consent:begin -->/ { print; while ((getline l < sec) > 0) print l; skip = 1; next }
-	/<!-- consent:end -->/ { skip = 0 }
-	!skip { print }' "$RES" >"$TMP/res.md"
-grep -q '<!-- consent:begin -->' "$RES" || { printf '\n<!-- consent:begin -->\n'; cat "$TMP/section.md"; printf '<!-- consent:end -->\n'; } >>"$TMP/res.md"
-mv "$TMP/res.md" "$RES"
+results_replace consent "$TMP/section.md"
 cat "$TMP/section.md"

@@ -11,6 +11,7 @@
 # usage: bench/deposit.sh [ROWS=10000000] [ROUNDS=3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 ROWS=${1:-10000000} ROUNDS=${2:-3}
 BUILD=${FIDUCIA_BUILD:-build}
 [ -x "$BUILD/fiduciad" ] && [ -x "$BUILD/bench_gen_probes" ] || ./deploy/build.sh "$BUILD"
@@ -62,7 +63,6 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 RSS_ALL=$(hwm)
 PLAIN=$(psql "$PGURL" -tAc "select pg_total_relation_size('plain')")
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 MC=$(median "${COPY[@]}"); MF=$(median "${FID[@]}")
 RATIO=$(awk -v a="$MF" -v b="$MC" 'BEGIN {printf "%.2f", a / b}')
 SRATIO=$(awk -v a="$STORED" -v b="$PLAIN" 'BEGIN {printf "%.2f", a / b}')
@@ -89,11 +89,5 @@ MEM=$(free -g | awk '/Mem:/ {print $2 " GiB"}')
 	echo
 	echo "Peak RSS of fiduciad (VmHWM): $((RSS_TENTH / 1024)) MiB after depositing $((ROWS / 10)) rows, $((RSS_ALL / 1024)) MiB after $ROUNDS more deposits of $ROWS rows: bounded by the batch size and the worker count, not by the file."
 } >"$TMP/section.md"
-RES=bench/RESULTS.md
-awk -v sec="$TMP/section.md" '
-	/<!-- deposit:begin -->/ { print; while ((getline l < sec) > 0) print l; skip = 1; next }
-	/<!-- deposit:end -->/ { skip = 0 }
-	!skip { print }' "$RES" >"$TMP/res.md"
-grep -q '<!-- deposit:begin -->' "$RES" || { printf '\n<!-- deposit:begin -->\n'; cat "$TMP/section.md"; printf '<!-- deposit:end -->\n'; } >>"$TMP/res.md"
-mv "$TMP/res.md" "$RES"
+results_replace deposit "$TMP/section.md"
 cat "$TMP/section.md"

@@ -9,6 +9,7 @@
 # usage: bench/ledger.sh [ROUNDS=3] [SECONDS=10]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 ROUNDS=${1:-3} SECS=${2:-10}
 BUILD=${FIDUCIA_BUILD:-build}
 [ -x "$BUILD/fiduciad" ] || ./deploy/build.sh "$BUILD"
@@ -46,7 +47,6 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 ENTRIES=$(psql "$PGURL" -tAc "select count(*) from ledger_entries where action = 'KEY_ROTATED'")
 ERR=$(grep -c '"status":5' "$TMP/fiduciad.log" || true)
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 MB=$(median "${B[@]}"); MF=$(median "${F[@]}")
 RATIO=$(awk -v a="$MF" -v b="$MB" 'BEGIN {printf "%.2f", a / b}')
 CPU=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
@@ -69,11 +69,5 @@ CPU=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 	echo "goal needs group commit (one transaction appending many entries), which is not built"
 	echo "yet. Inclusion-proof latency at a million entries is not measured yet."
 } >"$TMP/section.md"
-RES=bench/RESULTS.md
-awk -v sec="$TMP/section.md" '
-	/<!-- ledger:begin -->/ { print; while ((getline l < sec) > 0) print l; skip = 1; next }
-	/<!-- ledger:end -->/ { skip = 0 }
-	!skip { print }' "$RES" >"$TMP/res.md"
-grep -q '<!-- ledger:begin -->' "$RES" || { printf '\n<!-- ledger:begin -->\n'; cat "$TMP/section.md"; printf '<!-- ledger:end -->\n'; } >>"$TMP/res.md"
-mv "$TMP/res.md" "$RES"
+results_replace ledger "$TMP/section.md"
 cat "$TMP/section.md"

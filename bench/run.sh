@@ -7,6 +7,7 @@
 # usage: bench/run.sh [ROUNDS=5] [SECONDS=10] [CONNECTIONS=32]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 ROUNDS=${1:-5} SECS=${2:-10} CONNS=${3:-32}
 BUILD=${FIDUCIA_BUILD:-build}
 [ -x "$BUILD/fiduciad" ] && [ -x "$BUILD/bench_baseline_evhttp" ] || ./deploy/build.sh "$BUILD"
@@ -45,7 +46,6 @@ for round in $(seq 1 "$ROUNDS"); do
 	R[org]+="$(rps "http://127.0.0.1:$PORT/v1/orgs/operator" "$AUTH") "
 	echo "round $round: baseline ${R[baseline]##* } whoami ${R[whoami]##* } org ${R[org]##* }" | tr -s ' '
 done
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 MB=$(median <<<"${R[baseline]}"); MW=$(median <<<"${R[whoami]}"); MO=$(median <<<"${R[org]}")
 RW=$(awk -v a="$MW" -v b="$MB" 'BEGIN {printf "%.1f", 100*a/b}')
 RO=$(awk -v a="$MO" -v b="$MB" 'BEGIN {printf "%.1f", 100*a/b}')
@@ -67,13 +67,5 @@ MEM=$(free -g | awk '/Mem:/ {print $2 " GiB"}')
 	echo "wrk and the server share the machine's cores, so absolute figures are lower than on"
 	echo "separate hosts; the ratios are what the goals are about."
 } >"$TMP/section.md"
-# Replace only this benchmark's section of RESULTS.md; other benchmarks keep theirs.
-RES=bench/RESULTS.md
-[ -f "$RES" ] || printf '# Benchmark results\n' >"$RES"
-awk -v sec="$TMP/section.md" '
-	/<!-- http:begin -->/ { print; while ((getline l < sec) > 0) print l; skip = 1; next }
-	/<!-- http:end -->/ { skip = 0 }
-	!skip { print }' "$RES" >"$TMP/res.md"
-grep -q '<!-- http:begin -->' "$RES" || { printf '\n<!-- http:begin -->\n'; cat "$TMP/section.md"; printf '<!-- http:end -->\n'; } >>"$TMP/res.md"
-mv "$TMP/res.md" "$RES"
+results_replace http "$TMP/section.md"
 cat bench/RESULTS.md
