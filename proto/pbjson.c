@@ -1078,6 +1078,14 @@ static bool decode_value(dctx *c, const ProtobufCFieldDescriptor *f, json_t *jv,
 		if (json_is_string(jv)) {
 			const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value_by_name(
 			        ed, json_string_value(jv));
+			if (!ev && c->ignore_unknown &&
+			    strlen(json_string_value(jv)) == json_string_length(jv)) {
+				/* As the proto3 JSON mapping says: a reader that ignores
+				 * unknown fields ignores unknown enum names too (a newer
+				 * server's value reads as the default). */
+				*(int32_t *)v = 0;
+				return true;
+			}
 			if (!ev || strlen(json_string_value(jv)) != json_string_length(jv))
 				return fail(c, "unknown enum value for %s", ed->name);
 			*(int32_t *)v = ev->value;

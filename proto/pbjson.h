@@ -49,7 +49,9 @@ bool pbjson_decode(const ProtobufCMessageDescriptor *desc, const char *json, siz
 
 /*
  * As pbjson_decode, but fields the descriptor does not know are skipped
- * instead of refused. For clients reading a newer server's responses, which
+ * instead of refused, and an unknown enum name reads as the enum's default
+ * (0), as the proto3 JSON mapping prescribes for readers that ignore
+ * unknown fields. For clients reading a newer server's responses, which
  * may carry fields added since; the server never decodes requests this way.
  */
 bool pbjson_decode_lenient(const ProtobufCMessageDescriptor *desc, const char *json, size_t len,

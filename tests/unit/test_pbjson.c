@@ -1004,6 +1004,20 @@ static void test_lenient_skips_unknown_fields(void)
 	CHECK(!pbjson_decode_lenient(&fiducia__test__inner__descriptor, bad, strlen(bad), NULL, &m,
 	                             &e));
 	CHECK_CONTAINS(e.message, "$.name: expected string");
+
+	/* An enum name a newer server added: refused strictly, the default leniently. */
+	const char *en = "{\"kind\":\"THREE\",\"fInt32\":7}";
+	CHECK(!pbjson_decode(&fiducia__test__all_types__descriptor, en, strlen(en), NULL, &m, &e));
+	CHECK_CONTAINS(e.message, "unknown enum value");
+	CHECK(pbjson_decode_lenient(&fiducia__test__all_types__descriptor, en, strlen(en), NULL, &m,
+	                            &e));
+	Fiducia__Test__AllTypes *at = (Fiducia__Test__AllTypes *)m;
+	CHECK(at && at->kind == FIDUCIA__TEST__ALL_TYPES__KIND__UNSPECIFIED && at->f_int32 == 7);
+	if (m)
+		protobuf_c_message_free_unpacked(m, NULL);
+	const char *en2 = "{\"kind\":7.5}";
+	CHECK(!pbjson_decode_lenient(&fiducia__test__all_types__descriptor, en2, strlen(en2), NULL,
+	                             &m, &e));
 }
 
 TEST_MAIN(TU_CASE(test_golden), TU_CASE(test_lenient_skips_unknown_fields),
