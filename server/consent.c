@@ -880,6 +880,7 @@ struct erase {
 	int status;
 	char err[200];
 	int64_t rows_erased, chunks_emptied, consents_erased;
+	int64_t searched; /* the dataset's chunks when they were searched */
 	char *update_sql;
 	const char *values[4 + SCHEMA_MAX_COLUMNS];
 	int lengths[4 + SCHEMA_MAX_COLUMNS], formats[4 + SCHEMA_MAX_COLUMNS];
@@ -1102,9 +1103,12 @@ static void erase_step(txn *t, PGresult *res)
 	case 0: { /* BEGIN */
 		t->stage = 1;
 		const char *p[1] = {d->id};
+		/* FOR UPDATE: deposits (FOR SHARE) wait until the erasure commits,
+		 * and the chunks counted now must be the ones searched. */
 		txn_sql(t,
-		        "SELECT key_version FROM datasets WHERE id = $1 AND state = 'ACTIVE' FOR "
-		        "SHARE",
+		        "SELECT key_version, (SELECT count(*) FROM chunks c WHERE c.dataset = $1) "
+		        "FROM "
+		        "datasets WHERE id = $1 AND state = 'ACTIVE' FOR UPDATE",
 		        1, p);
 		return;
 	}
@@ -1116,6 +1120,13 @@ static void erase_step(txn *t, PGresult *res)
 		if (atoi(PQgetvalue(res, 0, 0)) != d->key_version) {
 			txn_fail(t, 409, "aborted",
 			         "the dataset's data key rotated meanwhile; erase again");
+			return;
+		}
+		if (strtoll(PQgetvalue(res, 0, 1), NULL, 10) != e->searched) {
+			txn_fail(t, 409, "aborted",
+			         "rows were deposited or erased during the erasure; nothing was "
+			         "erased: "
+			         "erase again");
 			return;
 		}
 		t->stage = 2;
@@ -1301,6 +1312,7 @@ static void erase_subject_rows(PGresult *res, void *arg)
 	e->res = PQcopyResult(res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
 	if (!e->res)
 		abort();
+	e->searched = PQntuples(res);
 	workers_submit(e->s->r->app->workers, erase_find, erase_found, e);
 }
 

@@ -171,6 +171,15 @@ static bool check_record(consent_import *im, Fiducia__V1__ConsentRecord *c, cons
 		IMPORT_FAIL("%s: processingLocation (128), legalBasis, collectionMethod and "
 		            "withdrawalMethod (256) are short texts without control characters",
 		            pos);
+	/* Timestamps from protobuf are not checked by the JSON mapping: years
+	 * 0001-9999 and valid nanoseconds only, before any arithmetic. */
+	const Google__Protobuf__Timestamp *ts[3] = {c->valid_from, c->valid_until, c->indicated_at};
+	static const char *const tsname[3] = {"validFrom", "validUntil", "indicatedAt"};
+	for (int i = 0; i < 3; i++)
+		if (ts[i] && (ts[i]->seconds < -62135596800LL || ts[i]->seconds > 253402300799LL ||
+		              ts[i]->nanos < 0 || ts[i]->nanos > 999999999))
+			IMPORT_FAIL("%s.%s: not a time between the years 1 and 9999", pos,
+			            tsname[i]);
 	int64_t from = c->valid_from ? consent_ts_micros(c->valid_from) : now;
 	if (c->valid_until && consent_ts_micros(c->valid_until) <= from)
 		IMPORT_FAIL("%s.validUntil: must be after validFrom", pos);
@@ -310,6 +319,7 @@ static bool decode_body(consent_import *im, const char *data, size_t len)
 		ProtobufCMessage *m = NULL;
 		bool ok = pbjson_decode(&fiducia__v1__consent_batch__descriptor, w, len + 12, NULL,
 		                        &m, &e);
+		sodium_memzero(w, len + 12); /* it held every raw subject */
 		free(w);
 		if (!ok) {
 			const char *msg = e.message;

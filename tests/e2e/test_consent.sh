@@ -73,6 +73,11 @@ TXT
 protoc -I "$FIDUCIA_SRC/proto" -I /usr/include --encode=fiducia.v1.ConsentBatch fiducia/v1/consent.proto <"$FD_TMP/c.txt" >"$FD_TMP/c.bin"
 reqf "/v1/datasets/$DS/consents" "$HOME_T" application/x-protobuf "$FD_TMP/c.bin"
 expect_status 201 "a ConsentBatch as protobuf"
+echo 'records { subject: "pb-host-2" form_id: "f" objective: "o" purposes: "dpv:ProvideOfficialStatistics" valid_from { seconds: 9000000000000000 } }' |
+	protoc -I "$FIDUCIA_SRC/proto" -I /usr/include --encode=fiducia.v1.ConsentBatch fiducia/v1/consent.proto >"$FD_TMP/c2.bin"
+reqf "/v1/datasets/$DS/consents" "$HOME_T" application/x-protobuf "$FD_TMP/c2.bin"
+expect_status 400 "a protobuf time out of range is refused, not overflowed"
+expect_json '.message | test("validFrom")' true "and named"
 
 # ---- show, withdraw, give again ----------------------------------------------------
 req GET "/v1/datasets/$DS/consents/$MARK" "$HOME_T"; expect_status 200 "show a subject's records"
