@@ -178,26 +178,26 @@ static char *ds_path(struct cli_ctx *ctx, int argc, char **argv, const char *suf
 	return path;
 }
 
-static int dataset_show(struct cli_ctx *ctx, int argc, char **argv)
+/* show and withdraw: one call on the dataset, the Dataset printed. */
+static int dataset_simple(struct cli_ctx *ctx, int argc, char **argv, const char *method)
 {
 	int rc;
 	char *path = ds_path(ctx, argc, argv, "", &rc);
 	if (!path)
 		return rc;
-	rc = dataset_call(ctx, "GET", path, NULL);
+	rc = dataset_call(ctx, method, path, NULL);
 	free(path);
 	return rc;
 }
 
+static int dataset_show(struct cli_ctx *ctx, int argc, char **argv)
+{
+	return dataset_simple(ctx, argc, argv, "GET");
+}
+
 static int dataset_withdraw(struct cli_ctx *ctx, int argc, char **argv)
 {
-	int rc;
-	char *path = ds_path(ctx, argc, argv, "", &rc);
-	if (!path)
-		return rc;
-	rc = dataset_call(ctx, "DELETE", path, NULL);
-	free(path);
-	return rc;
+	return dataset_simple(ctx, argc, argv, "DELETE");
 }
 
 static int dataset_rotate_key(struct cli_ctx *ctx, int argc, char **argv)

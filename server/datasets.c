@@ -736,31 +736,24 @@ static void withdraw_step(txn *t, PGresult *res)
 			txn_fail(t, 404, "not_found", msg);
 			return;
 		}
-		/* Crypto-shredding: without its keys no copy of a chunk opens. */
-		txn_sql(t, "DELETE FROM dataset_keys WHERE dataset = $1", 1, p);
+		/* Crypto-shredding: without its keys no copy of a chunk opens.
+		 * Keys, chunks (their columns cascade) and receipts in one
+		 * statement. */
+		txn_sql(t,
+		        "WITH k AS (DELETE FROM dataset_keys WHERE dataset = $1), c AS (DELETE "
+		        "FROM "
+		        "chunks WHERE dataset = $1) DELETE FROM batches WHERE dataset = $1",
+		        1, p);
 		return;
 	case 2:
 		if (!pg_ok(res, PGRES_COMMAND_OK)) {
-			txn_fail(t, 500, "internal", "cannot destroy the dataset's keys");
-			return;
-		}
-		txn_sql(t, "DELETE FROM chunks WHERE dataset = $1", 1, p);
-		return;
-	case 3:
-		if (!pg_ok(res, PGRES_COMMAND_OK)) {
-			txn_fail(t, 500, "internal", "cannot delete the dataset's chunks");
-			return;
-		}
-		txn_sql(t, "DELETE FROM batches WHERE dataset = $1", 1, p);
-		return;
-	case 4:
-		if (!pg_ok(res, PGRES_COMMAND_OK)) {
-			txn_fail(t, 500, "internal", "cannot delete the dataset's batches");
+			txn_fail(t, 500, "internal",
+			         "cannot destroy the dataset's keys and chunks");
 			return;
 		}
 		txn_sql(t, "SELECT " DS_COLUMNS " FROM datasets d WHERE d.id = $1", 1, p);
 		return;
-	case 5: {
+	case 3: {
 		if (!pg_ok(res, PGRES_TUPLES_OK) || PQntuples(res) != 1) {
 			txn_fail(t, 500, "internal", "cannot read the dataset back");
 			return;
@@ -771,7 +764,7 @@ static void withdraw_step(txn *t, PGresult *res)
 		           1);
 		return;
 	}
-	case 6:
+	case 4:
 		txn_commit(t);
 		return;
 	}
