@@ -10,6 +10,8 @@ PACKAGES=(
 	# the libraries Fiducia is written against
 	libevent-dev libpq-dev libsodium-dev libprotobuf-c-dev protobuf-c-compiler
 	libjwt-dev libjansson-dev libssl-dev
+	# google/protobuf/timestamp.proto, which the API imports
+	libprotobuf-dev
 	# the embedded default and the test harness's database
 	postgresql-15 postgresql-client-15
 	# tests and benchmarks: HTTP, JSON, protobuf decoding, load
