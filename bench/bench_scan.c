@@ -1,13 +1,20 @@
 /*
  * bench_scan: the cost of consent filtering in a scan of a personal dataset.
  * Reads the dataset's sealed SUBJECT and one MEASURE column into memory once
- * (from PostgreSQL, binary), then alternates two scans of every chunk, each
- * on the worker-free single thread:
+ * (from PostgreSQL, binary), then scans every chunk on one thread:
+ *   cold:    once, first: load the consent view for a purpose through an
+ *            empty consent_cache (every consenting subject read from
+ *            PostgreSQL, every chunk's subject numbers built), open and
+ *            decode both columns, sum the measure over the rows kept;
+ *   then rounds of
  *   plain:   open and decode both columns, sum the measure over all rows;
- *   consent: load the consent set for a purpose from PostgreSQL (as every
- *            query does: consent_set_load, no cache), then open and decode
- *            both columns and sum the measure over the rows that
- *            consent_filter_chunk keeps.
+ *   warm:    the same with consent: the view loaded as every query loads
+ *            it (the consent version checked in PostgreSQL, unchanged), and
+ *            the sum over the rows consent_view_filter keeps;
+ *   change:  one consenting subject withdraws first (the SQL consent.c
+ *            runs, on another connection), then as warm: the load now
+ *            re-decides the changed subject (a delta).
+ * Prints one line per round; bench/consent.sh takes the medians.
  * Prints one line per round; bench/consent.sh takes the medians.
  * usage: bench_scan CONNINFO KEK_FILE DATASET SUBJECT_COL MEASURE_COL PURPOSE ROUNDS
  */
@@ -15,6 +22,7 @@
 #include "batch.h"
 #include "chunk.h"
 #include "consent.h"
+#include "consent_cache.h"
 #include "db.h"
 #include "log.h"
 #include "policies.h"
@@ -47,15 +55,19 @@ static struct event_base *base;
 
 struct got {
 	bool done;
-	consent_set *s;
+	consent_view *v;
 };
 
-static void loaded(consent_set *s, void *arg)
+static void loaded(consent_view *v, void *arg)
 {
 	struct got *g = arg;
-	g->s = s;
+	g->v = v;
 	g->done = true;
 }
+
+#define MAX_ROUNDS 64
+static uint8_t withdrawn[MAX_ROUNDS][BATCH_PSEUDONYM_BYTES];
+static int nwithdrawn;
 
 int main(int argc, char **argv)
 {
@@ -141,20 +153,41 @@ int main(int argc, char **argv)
 		event_base_loopexit(base, &tv);
 		event_base_dispatch(base);
 	}
+	app.consents = consent_cache_new((size_t)1 << 30);
+	PGconn *w = PQconnectdb(conninfo); /* withdrawals, as consent.c makes them */
+	if (PQstatus(w) != CONNECTION_OK)
+		return fprintf(stderr, "%s", PQerrorMessage(w)), 1;
 	uint8_t *pt = malloc(4 << 20), *pt2 = malloc(8 << 20), *keep = malloc(1 << 21);
+	/* cold once, then rounds of plain, warm and change */
+	static const char *const names[] = {"plain", "cold", "warm", "change"};
 	for (int round = 0; round < rounds; round++) {
-		for (int mode = 0; mode < 2; mode++) {
+		for (int mode = round ? 0 : 1; mode < 4; mode++) {
+			if (round == 0 && mode != 1)
+				continue; /* round 0 is the cold load alone */
 			double ts = now(), tload = 0;
-			consent_set *set = NULL;
+			consent_view *view = NULL;
+			if (mode == 3) { /* one consenting subject withdraws first */
+				char hex[2 + 2 * BATCH_PSEUDONYM_BYTES + 1] = "\\x";
+				sodium_bin2hex(hex + 2, sizeof hex - 2, withdrawn[round],
+				               BATCH_PSEUDONYM_BYTES);
+				const char *p[2] = {ds, hex};
+				PGresult *wr = PQexecParams(w, CONSENT_SQL_WITHDRAW_ALL, 2, NULL, p,
+				                            NULL, NULL, 0);
+				if (PQresultStatus(wr) != PGRES_TUPLES_OK || PQntuples(wr) < 1)
+					return fprintf(stderr, "withdrawal: %s", PQerrorMessage(w)),
+					       1;
+				PQclear(wr);
+				ts = now();
+			}
 			if (mode) {
 				struct got g = {0};
-				consent_set_load(&app, ds, purpose, (int64_t)time(NULL) * 1000000,
-				                 loaded, &g);
+				consent_view_load(&app, ds, purpose, (int64_t)time(NULL) * 1000000,
+				                  loaded, &g);
 				while (!g.done)
 					event_base_loop(base, EVLOOP_ONCE);
-				if (!g.s)
-					return fprintf(stderr, "consent set failed\n"), 1;
-				set = g.s;
+				if (!g.v)
+					return fprintf(stderr, "consent view failed\n"), 1;
+				view = g.v;
 				tload = now() - ts;
 			}
 			double sum = 0;
@@ -175,9 +208,22 @@ int main(int argc, char **argv)
 				                  why, sizeof why))
 					return fprintf(stderr, "chunk %d does not open\n", i), 1;
 				if (mode) {
-					counted += consent_filter_chunk(set, &sc, keep);
+					counted += consent_view_filter(view, ch[i].sealed[0], &sc,
+					                               keep);
 					for (uint32_t k = 0; k < ch[i].rows; k++)
 						sum += keep[k] ? mc.f[k] : 0;
+					/* the subjects the change rounds withdraw: consenting ones
+					 */
+					for (uint32_t k = 0; i == 0 && mode == 1 && k < sc.ndict &&
+					                     nwithdrawn < MAX_ROUNDS;
+					     k++) {
+						const uint8_t *ps =
+						        sc.pseudonyms +
+						        (size_t)k * BATCH_PSEUDONYM_BYTES;
+						if (consent_view_has(view, ps))
+							memcpy(withdrawn[nwithdrawn++], ps,
+							       BATCH_PSEUDONYM_BYTES);
+					}
 				} else {
 					counted += ch[i].rows;
 					for (uint32_t k = 0; k < ch[i].rows; k++)
@@ -187,13 +233,22 @@ int main(int argc, char **argv)
 				chunk_column_free(&mc);
 			}
 			double el = now() - ts;
-			printf("round %d %s %.4f s (consent set %.4f s, %zu subjects) rows %llu "
+			printf("round %d %s %.4f s (consent load %.4f s, %zu subjects) rows %llu "
 			       "sum %.1f\n",
-			       round + 1, mode ? "consent" : "plain", el, tload,
-			       set ? consent_set_size(set) : 0, (unsigned long long)counted, sum);
+			       round + 1, names[mode], el, tload,
+			       view ? consent_view_size(view) : 0, (unsigned long long)counted,
+			       sum);
 			fflush(stdout);
-			consent_set_free(set);
+			consent_view_release(view);
 		}
 	}
+	consent_cache_stats st;
+	consent_cache_stats_get(app.consents, &st);
+	printf("loads: %llu fresh, %llu delta, %llu full; chunk maps: %llu built, %llu hits, %zu "
+	       "bytes\n",
+	       (unsigned long long)st.fresh, (unsigned long long)st.delta,
+	       (unsigned long long)st.full, (unsigned long long)st.map_builds,
+	       (unsigned long long)st.map_hits, st.map_bytes);
+	PQfinish(w);
 	return 0;
 }

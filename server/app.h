@@ -18,6 +18,7 @@ struct keys;
 struct ledger;
 struct workers;
 struct pdp_vocab;
+struct consent_cache;
 
 struct app {
 	const struct config *cfg;
@@ -28,9 +29,10 @@ struct app {
 	struct http_server *http;
 	struct keys *keys;
 	struct ledger *ledger;
-	struct workers *workers; /* CPU-heavy work off the loop */
-	struct pdp_vocab *vocab; /* the purpose vocabulary (policy/purposes.json) */
-	int schema_version;      /* the latest migration this binary knows */
+	struct workers *workers;        /* CPU-heavy work off the loop */
+	struct pdp_vocab *vocab;        /* the purpose vocabulary (policy/purposes.json) */
+	struct consent_cache *consents; /* what queries filter on (consent_cache.h) */
+	int schema_version;             /* the latest migration this binary knows */
 };
 
 #endif

@@ -83,6 +83,9 @@ static const struct cf_option options[] = {
         {"pseudonym_cache", CF_INT, OFF(pseudonym_cache), 0, 1 << 24, "262144",
          "subject pseudonyms kept in memory to spare recomputing them (entries of 32 bytes, "
          "never a raw identifier; 0 = off)"},
+        {"consent_cache_bytes", CF_INT, OFF(consent_cache_bytes), 0, 1LL << 40, "268435456",
+         "memory for the subject numbers of chunks that consent filtering keeps between "
+         "queries (pseudonyms and numbers only; 0 = none kept)"},
         {"ledger_origin", CF_STR, OFF(ledger_origin), 0, 0, "fiducia.localhost/ledger",
          "the ledger's checkpoint origin line and signing key name (e.g. "
          "fiducia.example.eu/ledger)"},

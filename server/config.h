@@ -38,6 +38,7 @@ typedef struct config {
 	long long worker_threads;
 	long long chunk_rows;
 	long long pseudonym_cache;
+	long long consent_cache_bytes;
 	char *intermediary_name;
 	char *intermediary_contact;
 	char *ledger_key_file;

@@ -11,6 +11,7 @@
  */
 #include "consent.h"
 #include "consent_parse.h"
+#include "consent_cache.h"
 #include "pgutil.h"
 #include "app.h"
 #include "batch.h"
@@ -407,9 +408,13 @@ static void import_step(txn *t, PGresult *res)
 		t->stage = 1;
 		{
 			const char *p[1] = {im->d->id};
+			/* The version bump also orders this import among the
+			 * dataset's consent changes (consent_cache.h). */
 			txn_sql(t,
-			        "SELECT 1 FROM datasets WHERE id = $1 AND state = 'ACTIVE' FOR "
-			        "SHARE",
+			        "WITH d AS (SELECT 1 FROM datasets WHERE id = $1 AND state = "
+			        "'ACTIVE' FOR SHARE) INSERT INTO consent_versions AS v (dataset, "
+			        "version) SELECT $1, 1 FROM d ON CONFLICT (dataset) DO UPDATE SET "
+			        "version = v.version + 1 RETURNING version",
 			        1, p);
 		}
 		return;
@@ -433,13 +438,15 @@ static void import_step(txn *t, PGresult *res)
 			                    a[4],      im->given_s, a[5], a[6]};
 			txn_sql(t,
 			        "INSERT INTO consents (id, dataset, subject, purposes, valid_from, "
-			        "valid_until, given_at, record, record_hash) SELECT u.id, $1, "
+			        "valid_until, given_at, record, record_hash, version) SELECT u.id, "
+			        "$1, "
 			        "decode(u.s, 'hex'), string_to_array(u.p, ' '), "
 			        "'epoch'::timestamptz + "
 			        "u.vf * interval '1 microsecond', 'epoch'::timestamptz + u.vu * "
 			        "interval "
 			        "'1 microsecond', 'epoch'::timestamptz + $7::bigint * interval '1 "
-			        "microsecond', decode(u.rec, 'hex'), decode(u.h, 'hex') FROM "
+			        "microsecond', decode(u.rec, 'hex'), decode(u.h, "
+			        "'hex'), " CONSENT_SQL_VERSION " FROM "
 			        "unnest($2::text[], $3::text[], $4::text[], $5::bigint[], "
 			        "$6::bigint[], "
 			        "$8::text[], $9::text[]) AS u(id, s, p, vf, vu, rec, h)",
@@ -766,19 +773,17 @@ static void withdraw_step(txn *t, PGresult *res)
 		t->stage = 1;
 		if (s->purpose)
 			txn_sql(t,
-			        "INSERT INTO consent_withdrawals (consent, purpose) SELECT c.id, "
-			        "$3 FROM "
+			        "WITH v AS (" CONSENT_SQL_BUMP ") INSERT INTO consent_withdrawals "
+			        "(consent, purpose, version) SELECT c.id, $3, (SELECT version FROM "
+			        "v) "
+			        "FROM "
 			        "consents c WHERE c.dataset = $1 AND c.subject = $2::bytea AND "
 			        "c.withdrawn_at IS NULL AND $3 = ANY(c.purposes) ON CONFLICT DO "
 			        "NOTHING "
 			        "RETURNING consent",
 			        3, p);
 		else
-			txn_sql(t,
-			        "UPDATE consents SET withdrawn_at = now() WHERE dataset = $1 AND "
-			        "subject = "
-			        "$2::bytea AND withdrawn_at IS NULL RETURNING id",
-			        2, p);
+			txn_sql(t, CONSENT_SQL_WITHDRAW_ALL, 2, p);
 		return;
 	case 1:
 		if (!pg_ok(res, PGRES_TUPLES_OK)) {
@@ -789,7 +794,8 @@ static void withdraw_step(txn *t, PGresult *res)
 		t->stage = 2;
 		if (s->purpose) { /* a record with no purpose left is withdrawn whole */
 			txn_sql(t,
-			        "UPDATE consents c SET withdrawn_at = now() WHERE c.dataset = $1 "
+			        "UPDATE consents c SET withdrawn_at = now(), version "
+			        "= " CONSENT_SQL_VERSION " WHERE c.dataset = $1 "
 			        "AND "
 			        "c.subject = $2::bytea AND c.withdrawn_at IS NULL AND NOT EXISTS "
 			        "(SELECT 1 "
@@ -1164,8 +1170,12 @@ static void erase_step(txn *t, PGresult *res)
 		t->stage = 4;
 		{
 			const char *p[2] = {d->id, sj->hex};
+			/* Deleted records leave no version stamp: every cached
+			 * view older than this reloads in full. */
 			txn_sql(t,
-			        "DELETE FROM consents WHERE dataset = $1 AND subject = $2::bytea "
+			        "WITH v AS (" CONSENT_SQL_BUMP_FULL ") DELETE FROM consents WHERE "
+			        "dataset = $1 AND subject = $2::bytea AND (SELECT version FROM v) "
+			        "> 0 "
 			        "RETURNING id",
 			        2, p);
 		}

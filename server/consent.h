@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "consent_cache.h"
 #include "http.h"
 
 struct app;
@@ -42,6 +43,13 @@ size_t consent_filter_chunk(const consent_set *s, const struct chunk_column *sub
 /* For tests and the loader: an empty set sized for n members, and adding. */
 consent_set *consent_set_new(size_t n) __attribute__((warn_unused_result));
 void consent_set_add(consent_set *s, const uint8_t *pseudonym);
+
+/* Withdraw every record of a subject: $1 the dataset, $2 the pseudonym
+ * (bytea); one row per record withdrawn. */
+#define CONSENT_SQL_WITHDRAW_ALL                                                                   \
+	"WITH v AS (" CONSENT_SQL_BUMP ") UPDATE consents SET withdrawn_at = now(), version = "    \
+	"(SELECT version FROM v) WHERE dataset = $1 AND subject = $2::bytea AND withdrawn_at IS "  \
+	"NULL RETURNING id"
 
 extern const http_route consent_routes[];
 

@@ -22,6 +22,7 @@
 #include "kek_rotate.h"
 #include "policies.h"
 #include "consent.h"
+#include "consent_cache.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -369,6 +370,10 @@ int main(int argc, char **argv)
 		die("start-up", "cannot allocate the pseudonym cache");
 		goto out;
 	}
+	if (!(app.consents = consent_cache_new((size_t)cfg.consent_cache_bytes))) {
+		die("start-up", "cannot allocate the consent cache");
+		goto out;
+	}
 	if (!(app.workers = workers_new(app.base, (int)cfg.worker_threads))) {
 		die("start-up", "cannot start the worker threads");
 		goto out;
@@ -401,6 +406,7 @@ out:
 		event_free(sd.sigint);
 	http_server_free(app.http);
 	workers_free(app.workers);
+	consent_cache_free(app.consents);
 	batch_cache_free();
 	pdp_vocab_free(app.vocab);
 	ledger_free(app.ledger);

@@ -116,6 +116,11 @@ pg_dump "$PGURL" -f "$FD_TMP/dump.sql"
 check "consents are in the dump" grep -q "consent_withdrawals" "$FD_TMP/dump.sql"
 check "no raw subject identifier in pg_dump" bash -c "! grep -aqF -e '$MARK' -e 'bulk-19999' -e 'pb-host-1' '$FD_TMP/dump.sql'"
 check "none in the log (the path's subject is redacted)" bash -c "! grep -aqF -e '$MARK' -e 'bulk-1' '$LOG'"
+# Every change bumped the dataset's consent version and stamped what it wrote,
+# which is how a cached view (consent_cache.c) finds what changed.
+check "every consent change bumped the version" test "$(q "SELECT version >= 7 AND full_since = 0 FROM consent_versions WHERE dataset = '$DS'")" = t
+check "every record is stamped" test "$(q "SELECT count(*) FROM consents WHERE dataset = '$DS' AND (version = 0 OR version > (SELECT version FROM consent_versions WHERE dataset = '$DS'))")" = 0
+check "so is every purpose withdrawn" test "$(q "SELECT count(*) FROM consent_withdrawals w JOIN consents c ON c.id = w.consent WHERE c.dataset = '$DS' AND w.version = 0")" = 0
 req GET "/v1/ledger/entries?dataset=$DS&action=CONSENT_WITHDRAWN" "$REG"
 expect_json '.leaves | length' 2 "withdrawals ledgered (the repeat is not)"
 expect_json '.leaves[0].decoded.subjectPseudonyms | length' 1 "with the subject's pseudonym only"
@@ -152,6 +157,7 @@ req POST "/v1/datasets/$DS/subjects/other-3/erase" "$HOME_T"
 expect_json '.rowsErased' "$OTHER3" "the next subject's rows all survived the first erasure"
 check "and went with the second" test "$(rows)" = $((200 - OTHER3))
 req POST "/v1/datasets/$DS/subjects/$MARK/erase" "$HOME_T"; expect_json '.rowsErased // "0"' 0 "erasing twice finds nothing more"
+check "an erasure makes cached views reload in full" test "$(q "SELECT full_since = version FROM consent_versions WHERE dataset = '$DS'")" = t
 req GET "/v1/ledger/entries?dataset=$DS&action=CONSENT_ERASED" "$REG"
 expect_json '.leaves | length' 3 "erasures are ledgered"
 expect_json '.leaves[0].decoded.subjectPseudonyms | length' 1 "by pseudonym"
