@@ -162,8 +162,8 @@ int main(int argc, char **argv)
 	static const char *const names[] = {"plain", "cold", "warm", "change"};
 	for (int round = 0; round < rounds; round++) {
 		for (int mode = round ? 0 : 1; mode < 4; mode++) {
-			if (round == 0 && mode != 1)
-				continue; /* round 0 is the cold load alone */
+			if ((round == 0) != (mode == 1))
+				continue; /* round 0 is the cold load alone, and only it */
 			double ts = now(), tload = 0;
 			consent_view *view = NULL;
 			if (mode == 3) { /* one consenting subject withdraws first */

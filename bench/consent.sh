@@ -2,9 +2,10 @@
 # The cost of consent filtering in a scan (issue 5): 10 million rows of the
 # probe-speeds schema (200,000 drivers) deposited in a personal dataset,
 # 1 million consent records imported (150,000 of the drivers consent, the
-# rest are other subjects), then bench_scan alternates, on the same data in
-# memory, a scan that ignores consent and one that loads the consent set
-# from PostgreSQL (as every query does) and counts only consenting rows.
+# rest are other subjects), then bench_scan, on the same data in memory:
+# one cold scan with consent (an empty cache), then rounds of a scan that
+# ignores consent, one that filters with the cached view (warm), and one
+# just after a driver withdraws (a delta load).
 # Medians and the ratio go to bench/RESULTS.md (only this section).
 # usage: bench/consent.sh [ROWS=10000000] [CONSENTS=1000000] [ROUNDS=5]
 set -euo pipefail
@@ -45,14 +46,16 @@ T1=$(date +%s.%N)
 NREC=$(wc -l <"$TMP/consents.ndjson")
 IMPORT_RATE=$(awk -v n="$NREC" -v a="$T0" -v b="$T1" 'BEGIN {printf "%.0f", n / (b - a)}')
 "$BUILD/bench_scan" "host=$TMP/data/pg/run dbname=fiducia user=fiducia" "$TMP/data/keys/kek.key" "$DS" 0 4 \
-	fiducia:MobilityPlanning "$ROUNDS" | tee "$TMP/scan.out"
-MP=$(awk '$3 == "plain" {print $4}' "$TMP/scan.out" | median)
-MC=$(awk '$3 == "consent" {print $4}' "$TMP/scan.out" | median)
-ML=$(awk '$3 == "consent" {gsub(/,/, "", $8); print $8}' "$TMP/scan.out" | median)
-PLAIN=$(awk '$3 == "plain" {printf "%s ", $4}' "$TMP/scan.out")
-CONS=$(awk '$3 == "consent" {printf "%s ", $4}' "$TMP/scan.out")
-KEPT=$(awk '$3 == "consent" {print $13; exit}' "$TMP/scan.out")
-OVER=$(awk -v a="$MC" -v b="$MP" 'BEGIN {printf "%.1f", 100 * (a - b) / b}')
+	fiducia:MobilityPlanning "$((ROUNDS + 1))" | tee "$TMP/scan.out"
+col() { awk -v m="$1" -v f="$2" '$3 == m {gsub(/,/, "", $f); printf "%s ", $f}' "$TMP/scan.out"; }
+med() { awk -v m="$1" -v f="$2" '$3 == m {gsub(/,/, "", $f); print $f}' "$TMP/scan.out" | median; }
+MP=$(med plain 4) MW=$(med warm 4) MC=$(med change 4)
+LW=$(med warm 8) LC=$(med change 8)
+COLD=$(awk '$3 == "cold" {print $4}' "$TMP/scan.out") LCOLD=$(awk '$3 == "cold" {print $8}' "$TMP/scan.out")
+KEPT=$(awk '$3 == "warm" {print $13; exit}' "$TMP/scan.out")
+STATS=$(grep '^loads:' "$TMP/scan.out")
+pct() { awk -v a="$1" -v b="$MP" 'BEGIN {printf "%+.1f%%", 100 * (a - b) / b}'; }
+OW=$(pct "$MW") OC=$(pct "$MC") OCOLD=$(pct "$COLD")
 CPU=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 {
 	echo "## Consent filtering in a scan (issue 5)"
@@ -61,14 +64,19 @@ CPU=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 	echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
 	echo "- command: \`bench/consent.sh $ROWS $CONSENTS $ROUNDS\`: $ROWS rows (200,000 drivers) in a personal dataset on fiduciad's embedded PostgreSQL; $NREC consent records imported with \`fiducia consent import --per-call 100000\` ($IMPORT_RATE records/s); then \`bench_scan\`, one thread, the dataset's sealed SUBJECT and \`speed_kmh\` columns held in memory"
 	echo "- plain: open and decode both columns of every chunk, sum the measure over every row"
-	echo "- consent: load the consent set for \`fiducia:MobilityPlanning\` from PostgreSQL (no cache, as every query does; consent was given for its parent \`dpv:ImproveTransportMobility\`), then the same scan summing only the rows \`consent_filter_chunk\` keeps ($KEPT rows)"
+	echo "- with consent: the consent view for \`fiducia:MobilityPlanning\` loaded through \`consent_cache\` as every query loads it (consent was given for its parent \`dpv:ImproveTransportMobility\`), then the same scan summing only the rows \`consent_view_filter\` keeps ($KEPT rows)"
+	echo "  - warm: the dataset's consent version is checked in PostgreSQL and is unchanged since the last query"
+	echo "  - after a withdrawal: one consenting driver withdraws (the SQL of \`DELETE .../consents/{subject}\`) just before the load, which then re-decides that subject only"
+	echo "  - cold: the first query of a process (every consenting subject read from PostgreSQL, every chunk's subject numbers built); also after an erasure or past a record's validity boundary"
+	echo "- cache: $STATS"
 	echo
-	echo "| scan | seconds per round | median | vs. plain | goal |"
-	echo "|---|---|---|---|---|"
-	echo "| plain (consent ignored) | $PLAIN| $MP | | |"
-	echo "| with consent filtering (set load included; median load ${ML} s) | $CONS| $MC | +$OVER% | ≤ +20% |"
+	echo "| scan | seconds per round | median | consent load (median) | vs. plain | goal |"
+	echo "|---|---|---|---|---|---|"
+	echo "| plain (consent ignored) | $(col plain 4)| $MP | | | |"
+	echo "| with consent, warm | $(col warm 4)| $MW | $LW s | $OW | ≤ +20% |"
+	echo "| with consent, after a withdrawal | $(col change 4)| $MC | $LC s | $OC | ≤ +20% |"
+	echo "| with consent, cold (once) | $COLD | $COLD | $LCOLD s | $OCOLD | |"
 	echo
-	awk -v o="$OVER" 'BEGIN { if (o + 0 > 20) print "Goal not met: see `bench/README.md`, \"Consent filtering\", for why and what would reach it." }'
 } >"$TMP/section.md"
 results_replace consent "$TMP/section.md"
 cat "$TMP/section.md"

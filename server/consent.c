@@ -384,6 +384,14 @@ static struct receipts *receipts_from(http_req *r, PGresult *res)
 
 /* ---- the import's transaction ------------------------------------------------------ */
 
+static void analyzed(PGresult *res, void *arg)
+{
+	(void)arg;
+	if (!pg_ok(res, PGRES_COMMAND_OK))
+		log_warn("cannot analyze the consent records: %s",
+		         res ? PQresultErrorMessage(res) : "connection lost");
+}
+
 static void import_reply(txn *t)
 {
 	struct import *im = t->ctx;
@@ -397,6 +405,12 @@ static void import_reply(txn *t)
 	snprintf(n, sizeof n, "%zu", im->p.n);
 	log_event(LOG_LEVEL_INFO, "consent_import", "dataset", im->d->id, "records#", n,
 	          (const char *)NULL);
+	/* After a large import, refresh the planner's statistics now rather
+	 * than at autovacuum's next pass: until then it takes the table for
+	 * small, and the cached views' delta loads (consent_cache.c) scan every
+	 * live record instead of looking the changed subjects up. */
+	if (im->p.n >= 10000)
+		db_query(t->r->app->db, "ANALYZE consents", 0, NULL, analyzed, NULL);
 	http_reply(t->r, 201, &out.base);
 }
 
