@@ -16,6 +16,7 @@ struct orgs_cache;
 struct http_server;
 struct keys;
 struct ledger;
+struct ledger_seq;
 struct workers;
 struct pdp_vocab;
 struct consent_cache;
@@ -29,6 +30,7 @@ struct app {
 	struct http_server *http;
 	struct keys *keys;
 	struct ledger *ledger;
+	struct ledger_seq *sequencer;   /* places ledger entries (ledger_seq.h) */
 	struct workers *workers;        /* CPU-heavy work off the loop */
 	struct pdp_vocab *vocab;        /* the purpose vocabulary (policy/purposes.json) */
 	struct consent_cache *consents; /* what queries filter on (consent_cache.h) */

@@ -400,7 +400,7 @@ static void import_reply(txn *t)
 	Fiducia__V1__ConsentReceipts out = FIDUCIA__V1__CONSENT_RECEIPTS__INIT;
 	out.receipts = rs->p;
 	out.n_receipts = rs->n;
-	out.ledger_index = (uint64_t)t->ledger_index;
+	out.ledger_index = txn_index_out(t);
 	char n[24];
 	snprintf(n, sizeof n, "%zu", im->p.n);
 	log_event(LOG_LEVEL_INFO, "consent_import", "dataset", im->d->id, "records#", n,
@@ -774,7 +774,7 @@ static void withdraw_reply(txn *t)
 	Fiducia__V1__ConsentReceipts out = FIDUCIA__V1__CONSENT_RECEIPTS__INIT;
 	out.receipts = rs->p;
 	out.n_receipts = rs->n;
-	out.ledger_index = t->ledger_index > 0 ? (uint64_t)t->ledger_index : 0;
+	out.ledger_index = txn_index_out(t);
 	http_reply(t->r, 200, &out.base);
 }
 
@@ -1075,7 +1075,7 @@ static void erase_reply(txn *t)
 	out.rows_erased = e->rows_erased;
 	out.chunks_resealed = (int64_t)e->naff;
 	out.consent_records_erased = e->consents_erased;
-	out.ledger_index = (uint64_t)t->ledger_index;
+	out.ledger_index = txn_index_out(t);
 	log_info("dataset %s: a subject's %lld rows erased from %zu chunks", e->s->d->id,
 	         (long long)e->rows_erased, e->naff);
 	http_reply(t->r, 200, &out.base);

@@ -797,7 +797,7 @@ static void rotate_reply(txn *t)
 	Fiducia__V1__KeyRotation out = FIDUCIA__V1__KEY_ROTATION__INIT;
 	out.dataset = (char *)http_param(t->r, "ds");
 	out.key_version = k->version;
-	out.ledger_index = (uint64_t)t->ledger_index;
+	out.ledger_index = txn_index_out(t);
 	http_reply(t->r, 201, &out.base);
 }
 
@@ -1057,14 +1057,21 @@ static void receipt_from_row(PGresult *res, int row, const char *dataset,
 		o->sha256.len = 32;
 	}
 	o->key_version = atoi(PQgetvalue(res, row, 4));
-	o->ledger_index = strtoull(PQgetvalue(res, row, 5), NULL, 10);
+	long long li = strtoll(PQgetvalue(res, row, 5), NULL, 10);
+	o->ledger_index = li > 0 ? (uint64_t)li : 0;
 	pg_timestamp(ts, PQgetvalue(res, row, 6));
 	o->stored_at = ts;
 }
 
+/* ledger_idx is -1 for receipts written since group commit: their entry is
+ * found by the pending id recorded instead (-1 until it is placed). */
+#define LEDGER_IDX_OF(t)                                                                           \
+	"CASE WHEN " t "ledger_idx >= 0 THEN " t "ledger_idx ELSE coalesce((SELECT e.idx FROM "    \
+	"ledger_entries e WHERE e.pending_id = " t "ledger_pending), -1) END"
 #define RECEIPT_COLUMNS                                                                            \
-	"batch_id, rows, chunks, sha256, key_version, ledger_idx, "                                \
-	"extract(epoch from stored_at)::float8"
+	"batch_id, rows, chunks, sha256, key_version, " LEDGER_IDX_OF(                             \
+	        "") ", "                                                                           \
+	            "extract(epoch from stored_at)::float8"
 
 static void deposit_reply(txn *t)
 {
@@ -1073,6 +1080,8 @@ static void deposit_reply(txn *t)
 	Google__Protobuf__Timestamp ts;
 	uint8_t sha[32];
 	receipt_from_row(t->row, 0, dp->d->id, &o, &ts, sha);
+	if (t->ledger_index > 0)
+		o.ledger_index = (uint64_t)t->ledger_index; /* placed after the row was read */
 	log_event(LOG_LEVEL_INFO, "deposit", "dataset", dp->d->id, "rows#", dp->s_rows, "chunks#",
 	          dp->s_nchunks, "status#", t->ok_status == 201 ? "201" : "200",
 	          (const char *)NULL);
@@ -1204,10 +1213,11 @@ static void deposit_step(txn *t, PGresult *res)
 		return;
 	case 4: { /* ledgered */
 		t->stage = 5;
-		snprintf(dp->s_ledger, sizeof dp->s_ledger, "%lld", (long long)t->ledger_index);
+		snprintf(dp->s_ledger, sizeof dp->s_ledger, "%lld", (long long)t->ledger_pending);
 		const char *p[3] = {d->id, dp->batch_id, dp->s_ledger};
 		txn_sql(t,
-		        "UPDATE batches SET ledger_idx = $3 WHERE dataset = $1 AND batch_id = $2 "
+		        "UPDATE batches SET ledger_pending = $3 WHERE dataset = $1 AND batch_id = "
+		        "$2 "
 		        "RETURNING " RECEIPT_COLUMNS,
 		        3, p);
 		return;
@@ -1392,11 +1402,16 @@ static void list_batches(http_req *r)
 	/* One row per receipt, or one NULL row when the dataset is visible but
 	 * has none, or no row when it is not visible. */
 	db_query(r->app->db,
-	         "SELECT b.batch_id, b.rows, b.chunks, b.sha256, b.key_version, b.ledger_idx, "
-	         "extract(epoch from b.stored_at)::float8 FROM datasets d JOIN orgs o ON o.name = "
-	         "$2 LEFT JOIN LATERAL (SELECT * FROM batches x WHERE x.dataset = d.id ORDER BY "
-	         "x.seq LIMIT $3 OFFSET $4) b ON true WHERE d.id = $1 AND d.state = 'ACTIVE' AND "
-	         "(d.holder = $2 OR o.kind IN ('OPERATOR', 'REGULATOR')) ORDER BY b.seq",
+	         "SELECT b.batch_id, b.rows, b.chunks, b.sha256, b.key_version, " LEDGER_IDX_OF(
+	                 "b.") ", "
+	                       "extract(epoch from b.stored_at)::float8 FROM datasets d JOIN orgs "
+	                       "o ON o.name = "
+	                       "$2 LEFT JOIN LATERAL (SELECT * FROM batches x WHERE x.dataset = "
+	                       "d.id ORDER BY "
+	                       "x.seq LIMIT $3 OFFSET $4) b ON true WHERE d.id = $1 AND d.state = "
+	                       "'ACTIVE' AND "
+	                       "(d.holder = $2 OR o.kind IN ('OPERATOR', 'REGULATOR')) ORDER BY "
+	                       "b.seq",
 	         4, p, batches_done, r);
 }
 

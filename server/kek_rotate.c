@@ -25,6 +25,7 @@ struct rot {
 	int waits;
 	char *a_ds, *a_kind, *a_ver, *a_w; /* array literals of the UPDATE */
 	char reason[128];
+	int64_t pending; /* the last transaction's ledger entry */
 };
 
 static void finish(struct rot *k, bool ok)
@@ -45,6 +46,16 @@ static void finish(struct rot *k, bool ok)
 
 static void next_txn(struct rot *k);
 
+static void placed(int64_t index, void *arg)
+{
+	struct rot *k = arg;
+	if (index < 0) /* committed with its entry, which a later sweep places */
+		log_warn("rotate-kek: the rotation's ledger entry is not placed in the log yet");
+	k->total += k->batch;
+	log_info("rotate-kek: %lld data keys re-wrapped so far", k->total);
+	next_txn(k);
+}
+
 static void committed(PGresult *res, void *arg)
 {
 	struct rot *k = arg;
@@ -53,16 +64,16 @@ static void committed(PGresult *res, void *arg)
 		finish(k, false);
 		return;
 	}
-	k->total += k->batch;
-	log_info("rotate-kek: %lld data keys re-wrapped so far", k->total);
 	db_release(k->conn);
 	k->conn = NULL;
-	next_txn(k);
+	/* On, once the entry has its place in the log. */
+	ledger_placed(k->app, k->pending, placed, k);
 }
 
-static void ledgered(bool ok, int64_t index, void *arg)
+static void ledgered(bool ok, int64_t pending, void *arg)
 {
 	struct rot *k = arg;
+	k->pending = pending;
 	if (!ok) {
 		log_error("rotate-kek: the ledger could not record the rotation; rolled back");
 		finish(k, false);

@@ -1,8 +1,7 @@
 /*
- * The ledger: appends within the caller's transaction (SELECT ... FOR
- * UPDATE on ledger_head is the sequencer, so two processes produce one log),
- * perfect-subtree hashes stored as they complete, checkpoints signed by a
- * timer and installed by compare-and-swap, and the read routes: checkpoint,
+ * The ledger: checkpoints signed by a timer and installed by
+ * compare-and-swap (appends and the sequencer are in ledger_seq.c), and the
+ * read routes: checkpoint,
  * verifier key, entries, inclusion and consistency proofs. Proofs fetch
  * exactly the stored subtrees they need: O(log n) rows.
  */
@@ -32,220 +31,10 @@ struct ledger {
 	bool signing; /* a signing round is in flight */
 };
 
-static void hex(const uint8_t *b, size_t n, char *out)
-{
-	sodium_bin2hex(out, 2 * n + 1, b, n);
-}
-
 static bool unhex(const char *s, uint8_t *out, size_t n)
 {
 	size_t got = 0;
 	return sodium_hex2bin(out, n, s, strlen(s), NULL, &got, NULL) == 0 && got == n;
-}
-
-/* ---- append ------------------------------------------------------------- */
-
-struct subtree {
-	uint64_t start, size;
-	uint8_t hash[MERKLE_HASH_LEN];
-};
-
-struct append {
-	struct app *app;
-	db_conn *conn;
-	ledger_done_cb cb;
-	void *arg;
-	uint8_t *entry; /* packed LedgerEntry */
-	size_t entry_len;
-	char actor[AUTH_ORG_MAX], target[AUTH_ORG_MAX], action[32], dataset[128];
-	uint64_t n;
-	struct subtree old[64]; /* the frontier of [0, n) */
-	int nold;
-	struct subtree done[65]; /* completed by this leaf, bottom-up */
-	int ndone;
-};
-
-/* The perfect subtrees of [0, n), largest (leftmost) first. */
-static int decompose(uint64_t n, struct subtree *out)
-{
-	int k = 0;
-	uint64_t start = 0;
-	for (int l = 63; l >= 0; l--)
-		if (n & (1ULL << l)) {
-			out[k].start = start;
-			out[k].size = 1ULL << l;
-			start += 1ULL << l;
-			k++;
-		}
-	return k;
-}
-
-static bool frontier_src(void *ctx, uint64_t start, uint64_t size, uint8_t out[MERKLE_HASH_LEN])
-{
-	struct append *a = ctx;
-	for (int i = 0; i < a->nold; i++)
-		if (a->old[i].start == start && a->old[i].size == size) {
-			memcpy(out, a->old[i].hash, MERKLE_HASH_LEN);
-			return true;
-		}
-	return false;
-}
-
-static bool on_complete(void *ctx, uint64_t start, uint64_t size,
-                        const uint8_t hash[MERKLE_HASH_LEN])
-{
-	struct append *a = ctx;
-	if (a->ndone == 65)
-		return false;
-	a->done[a->ndone].start = start;
-	a->done[a->ndone].size = size;
-	memcpy(a->done[a->ndone].hash, hash, MERKLE_HASH_LEN);
-	a->ndone++;
-	return true;
-}
-
-static void append_finish(struct append *a, bool ok, int64_t index)
-{
-	if (!ok)
-		log_error("ledger: append failed; the action it records fails too");
-	a->cb(ok, index, a->arg);
-	free(a->entry);
-	free(a);
-}
-
-static void append_written(PGresult *res, void *arg)
-{
-	struct append *a = arg;
-	bool ok = res && PQresultStatus(res) == PGRES_COMMAND_OK && atoi(PQcmdTuples(res)) == 1;
-	append_finish(a, ok, ok ? (int64_t)a->n : -1);
-}
-
-static void append_locked(PGresult *res, void *arg)
-{
-	struct append *a = arg;
-	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-		append_finish(a, false, -1);
-		return;
-	}
-	a->n = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
-	const char *fhex = PQgetvalue(res, 0, 1);
-	a->nold = decompose(a->n, a->old);
-	if (strlen(fhex) != (size_t)a->nold * 2 * MERKLE_HASH_LEN) {
-		log_error("ledger: frontier of size %llu is corrupt", (unsigned long long)a->n);
-		append_finish(a, false, -1);
-		return;
-	}
-	for (int i = 0; i < a->nold; i++) {
-		char h[HEXH];
-		memcpy(h, fhex + (size_t)i * 2 * MERKLE_HASH_LEN, 2 * MERKLE_HASH_LEN);
-		h[2 * MERKLE_HASH_LEN] = '\0';
-		if (!unhex(h, a->old[i].hash, MERKLE_HASH_LEN)) {
-			append_finish(a, false, -1);
-			return;
-		}
-	}
-	merkle_builder b;
-	merkle_builder_init(&b, on_complete, a);
-	uint8_t leaf[MERKLE_HASH_LEN], root[MERKLE_HASH_LEN];
-	merkle_leaf_hash(a->entry, a->entry_len, leaf);
-	if (!merkle_builder_restore(&b, a->n, frontier_src, a) ||
-	    !merkle_builder_append(&b, leaf)) {
-		append_finish(a, false, -1);
-		return;
-	}
-	merkle_builder_root(&b, root);
-
-	/* The new frontier: the old one's subtrees that remain whole, plus the
-	 * largest subtree this leaf completed. */
-	struct subtree nf[64];
-	int nnew = decompose(a->n + 1, nf);
-	size_t flen = (size_t)nnew * 2 * MERKLE_HASH_LEN + 1;
-	char *frontier = malloc(flen);
-	/* arrays: '{s1,s2}' '{z1,z2}' '{h1,h2}' for the completed subtrees */
-	size_t alen = (size_t)a->ndone * (2 * MERKLE_HASH_LEN + 24) + 8;
-	char *starts = malloc(alen), *sizes = malloc(alen), *hashes = malloc(alen);
-	char *entry_hex = malloc(2 * a->entry_len + 1);
-	if (!frontier || !starts || !sizes || !hashes || !entry_hex)
-		abort();
-	frontier[0] = '\0';
-	for (int i = 0; i < nnew; i++) {
-		const uint8_t *h = NULL;
-		for (int k = 0; k < a->ndone && !h; k++)
-			if (a->done[k].start == nf[i].start && a->done[k].size == nf[i].size)
-				h = a->done[k].hash;
-		for (int k = 0; k < a->nold && !h; k++)
-			if (a->old[k].start == nf[i].start && a->old[k].size == nf[i].size)
-				h = a->old[k].hash;
-		if (!h)
-			abort(); /* the decomposition says it must be one of them */
-		hex(h, MERKLE_HASH_LEN, frontier + (size_t)i * 2 * MERKLE_HASH_LEN);
-	}
-	size_t ws = 0, wz = 0, wh = 0;
-	starts[ws++] = '{', sizes[wz++] = '{', hashes[wh++] = '{';
-	for (int k = 0; k < a->ndone; k++) {
-		const char *sep = k ? "," : "";
-		ws += (size_t)sprintf(starts + ws, "%s%llu", sep,
-		                      (unsigned long long)a->done[k].start);
-		wz += (size_t)sprintf(sizes + wz, "%s%llu", sep,
-		                      (unsigned long long)a->done[k].size);
-		wh += (size_t)sprintf(hashes + wh, "%s", sep);
-		hex(a->done[k].hash, MERKLE_HASH_LEN, hashes + wh);
-		wh += 2 * MERKLE_HASH_LEN;
-	}
-	strcpy(starts + ws, "}"), strcpy(sizes + wz, "}"), strcpy(hashes + wh, "}");
-	hex(a->entry, a->entry_len, entry_hex);
-	char idx[24], leafhex[HEXH], roothex[HEXH];
-	snprintf(idx, sizeof idx, "%llu", (unsigned long long)a->n);
-	hex(leaf, MERKLE_HASH_LEN, leafhex);
-	hex(root, MERKLE_HASH_LEN, roothex);
-	const char *p[12] = {idx,        entry_hex, leafhex, a->actor, a->target, a->action,
-	                     a->dataset, starts,    sizes,   hashes,   roothex,   frontier};
-	db_conn_query(a->conn,
-	              "WITH e AS (INSERT INTO ledger_entries (idx, entry, leaf_hash, actor_org, "
-	              "target_org, action, dataset) VALUES ($1, decode($2, 'hex'), decode($3, "
-	              "'hex'), $4, $5, $6, $7)), s AS (INSERT INTO ledger_subtrees (start, size, "
-	              "hash) SELECT a, b, decode(c, 'hex') FROM unnest($8::bigint[], $9::bigint[], "
-	              "$10::text[]) AS t(a, b, c)) UPDATE ledger_head SET size = $1::bigint + 1, "
-	              "root = decode($11, 'hex'), frontier = decode($12, 'hex') WHERE id = 1 AND "
-	              "size = $1::bigint",
-	              12, p, append_written, a);
-	free(frontier);
-	free(starts);
-	free(sizes);
-	free(hashes);
-	free(entry_hex);
-}
-
-void ledger_append(struct app *app, db_conn *conn, Fiducia__V1__LedgerEntry *e, ledger_done_cb cb,
-                   void *arg)
-{
-	if (!e->time_unix_micros) {
-		struct timeval tv;
-		gettimeofday(&tv, NULL);
-		e->time_unix_micros = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-	}
-	struct append *a = calloc(1, sizeof *a);
-	if (!a)
-		abort();
-	a->app = app;
-	a->conn = conn;
-	a->cb = cb;
-	a->arg = arg;
-	a->entry_len = protobuf_c_message_get_packed_size(&e->base);
-	a->entry = malloc(a->entry_len ? a->entry_len : 1);
-	if (!a->entry)
-		abort();
-	protobuf_c_message_pack(&e->base, a->entry);
-	snprintf(a->actor, sizeof a->actor, "%s", e->actor_org);
-	snprintf(a->target, sizeof a->target, "%s", e->target_org);
-	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
-	        &fiducia__v1__ledger_entry__action__descriptor, (int)e->action);
-	snprintf(a->action, sizeof a->action, "%s", v ? v->name : "UNKNOWN");
-	snprintf(a->dataset, sizeof a->dataset, "%s", e->dataset);
-	db_conn_query(conn,
-	              "SELECT size, encode(frontier, 'hex') FROM ledger_head WHERE id = 1 FOR "
-	              "UPDATE",
-	              0, NULL, append_locked, a);
 }
 
 void ledger_entry_from_request(Fiducia__V1__LedgerEntry *e, const http_req *r)
@@ -593,6 +382,11 @@ static void get_entries(http_req *r)
 	         "ORDER BY idx LIMIT $2::bigint",
 	         8, p, entries_read, r);
 }
+
+struct subtree {
+	uint64_t start, size;
+	uint8_t hash[MERKLE_HASH_LEN];
+};
 
 /* Proofs: a first pass records which stored subtrees the proof needs, one
  * query fetches exactly those, a second pass builds the proof. */

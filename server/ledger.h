@@ -1,9 +1,10 @@
 /*
- * ledger: the transparency log. Entries are appended inside the caller's
+ * ledger: the transparency log. Entries are written inside the caller's
  * PostgreSQL transaction (so an event and its record commit together, or
- * neither does), as leaves of an RFC 6962 Merkle tree whose perfect-subtree
- * hashes are stored once; a per-process timer signs new C2SP checkpoints
- * with the ledger's Ed25519 key and installs them by compare-and-swap.
+ * neither does) and placed by the sequencer (ledger_seq.h) as leaves of an
+ * RFC 6962 Merkle tree whose perfect-subtree hashes are stored once; a
+ * per-process timer signs new C2SP checkpoints with the ledger's Ed25519 key
+ * and installs them by compare-and-swap.
  */
 #ifndef FIDUCIA_LEDGER_H
 #define FIDUCIA_LEDGER_H
@@ -13,6 +14,7 @@
 
 #include "db.h"
 #include "http.h"
+#include "ledger_seq.h" /* appends */
 #include "fiducia/v1/ledger.pb-c.h"
 
 struct app;
@@ -28,17 +30,6 @@ void ledger_free(ledger *l);
  * than the rest of the deployment, or under another origin. */
 bool ledger_check_key(PGconn *c, const char *origin, const uint8_t pk[32], char *err, size_t errlen)
         __attribute__((warn_unused_result));
-
-/* ok is false when the append failed (the caller then rolls back and
- * fails the action: fail closed); index is the new leaf's index. */
-typedef void (*ledger_done_cb)(bool ok, int64_t index, void *arg);
-
-/* Append e (time is filled in when zero) on conn, which holds an open
- * transaction; cb runs once, from the event loop. e is borrowed for the
- * call only. The append serialises on ledger_head's row lock until the
- * caller's COMMIT. */
-void ledger_append(struct app *app, db_conn *conn, Fiducia__V1__LedgerEntry *e, ledger_done_cb cb,
-                   void *arg);
 
 /* Fill the actor fields of e from an authenticated request. */
 void ledger_entry_from_request(Fiducia__V1__LedgerEntry *e, const http_req *r);

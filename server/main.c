@@ -322,6 +322,10 @@ int main(int argc, char **argv)
 		die("ledger", err);
 		goto out;
 	}
+	if (!(app.sequencer = ledger_seq_new(&app))) {
+		die("start-up", "cannot start the ledger sequencer");
+		goto out;
+	}
 	if (rotate_kek) {
 		unsigned char *nk = sodium_malloc(KEYS_KEK_BYTES);
 		if (!nk ||
@@ -409,6 +413,7 @@ out:
 	consent_cache_free(app.consents);
 	batch_cache_free();
 	pdp_vocab_free(app.vocab);
+	ledger_seq_free(app.sequencer);
 	ledger_free(app.ledger);
 	orgs_cache_free(app.orgs);
 	db_pool_free(app.db);

@@ -381,3 +381,11 @@ uint64_t merkle_builder_size(const merkle_builder *b)
 {
 	return b->size;
 }
+
+bool merkle_builder_peak(const merkle_builder *b, int level, uint8_t out[MERKLE_HASH_LEN])
+{
+	if (level < 0 || level > 63 || !(b->size >> level & 1))
+		return false;
+	memcpy(out, b->peaks[level], MERKLE_HASH_LEN);
+	return true;
+}

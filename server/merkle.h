@@ -158,4 +158,9 @@ void merkle_builder_root(const merkle_builder *b, uint8_t out[MERKLE_HASH_LEN]);
 /* The number of leaves appended (or restored) so far. */
 uint64_t merkle_builder_size(const merkle_builder *b);
 
+/* The hash of the perfect subtree of size 2^level in the decomposition of
+ * [0, size), largest first when level goes down from 63; false when that
+ * size is not part of it. */
+bool merkle_builder_peak(const merkle_builder *b, int level, uint8_t out[MERKLE_HASH_LEN]);
+
 #endif

@@ -246,9 +246,12 @@ struct org_txn {
 	int nparams;
 	Fiducia__V1__LedgerEntry__Action action;
 	int ok_status;
-	PGresult *row; /* copy of the written row, until the reply */
-	bool changed;  /* false: nothing to record (an idempotent repeat) */
+	PGresult *row;   /* copy of the written row, until the reply */
+	bool changed;    /* false: nothing to record (an idempotent repeat) */
+	int64_t pending; /* the ledger entry's pending id, until placed */
 };
+
+static void txn_reply(struct org_txn *t);
 
 static void txn_free(void *p)
 {
@@ -263,6 +266,14 @@ static void txn_fail(struct org_txn *t, int status, const char *code, const char
 	http_reply_error(t->r, status, code, "%s", msg);
 }
 
+static void txn_placed(int64_t index, void *arg)
+{
+	struct org_txn *t = arg;
+	t->pending = 0;
+	(void)index; /* the org's answer carries no ledger index */
+	txn_reply(t);
+}
+
 static void txn_committed(PGresult *res, void *arg)
 {
 	struct org_txn *t = arg;
@@ -272,6 +283,16 @@ static void txn_committed(PGresult *res, void *arg)
 		http_reply_unavailable(r);
 		return;
 	}
+	if (t->pending > 0) { /* answer once the entry has its place in the log */
+		ledger_placed(r->app, t->pending, txn_placed, t);
+		return;
+	}
+	txn_reply(t);
+}
+
+static void txn_reply(struct org_txn *t)
+{
+	http_req *r = t->r;
 	const char *name = PQgetvalue(t->row, 0, 0);
 	if (t->action == FIDUCIA__V1__LEDGER_ENTRY__ACTION__ORG_DISABLED) {
 		/* Our own cache at once; other processes through NOTIFY. */
@@ -284,9 +305,10 @@ static void txn_committed(PGresult *res, void *arg)
 	reply_org_row(r, t->ok_status, t->row);
 }
 
-static void txn_ledgered(bool ok, int64_t index, void *arg)
+static void txn_ledgered(bool ok, int64_t pending, void *arg)
 {
 	struct org_txn *t = arg;
+	t->pending = pending;
 	if (!ok) {
 		txn_fail(t, 503, "unavailable",
 		         "the ledger could not record this change, so nothing was changed");

@@ -49,8 +49,9 @@ static bool hex32(const char *s, uint8_t out[32])
 /* ---- a stored version as a message --------------------------------------- */
 
 #define PV_COLUMNS                                                                                 \
-	"scope, version, sha256, document, withdrawn, author, ledger_idx, "                        \
-	"extract(epoch from created_at)::float8"
+	"scope, version, sha256, document, withdrawn, author, CASE WHEN ledger_idx >= 0 THEN "     \
+	"ledger_idx ELSE coalesce((SELECT e.idx FROM ledger_entries e WHERE e.pending_id = "       \
+	"ledger_pending), -1) END, extract(epoch from created_at)::float8"
 
 struct pv {
 	Fiducia__V1__PolicyVersion m;
@@ -94,6 +95,7 @@ struct put {
 	int version;
 	PGresult *row;
 	int status;
+	int64_t pending, index; /* the ledger entry's pending id, then its index */
 	Fiducia__V1__LedgerEntry__PolicyRef ref;
 	Fiducia__V1__LedgerEntry__PolicyRef *refs[1];
 };
@@ -123,10 +125,19 @@ static void put_reply(struct put *w)
 {
 	struct pv p;
 	pv_from_row(w->row, 0, &p, true);
+	if (w->index > 0)
+		p.m.ledger_index = (uint64_t)w->index;
 	http_reply(w->r, w->status, &p.m.base);
 }
 
-static void put_ledgered(bool ok, int64_t index, void *arg)
+static void put_placed(int64_t index, void *arg)
+{
+	struct put *w = arg;
+	w->index = index;
+	put_reply(w);
+}
+
+static void put_ledgered(bool ok, int64_t pending, void *arg)
 {
 	struct put *w = arg;
 	if (!ok) {
@@ -134,11 +145,12 @@ static void put_ledgered(bool ok, int64_t index, void *arg)
 		         "the ledger could not record this change, so nothing was changed");
 		return;
 	}
-	snprintf(w->ledger_s, sizeof w->ledger_s, "%lld", (long long)index);
+	w->pending = pending;
+	snprintf(w->ledger_s, sizeof w->ledger_s, "%lld", (long long)pending);
 	w->stage = 4;
 	const char *p[3] = {w->scope, w->version_s, w->ledger_s};
 	put_sql(w,
-	        "UPDATE policies SET ledger_idx = $3 WHERE scope = $1 AND version = $2 "
+	        "UPDATE policies SET ledger_pending = $3 WHERE scope = $1 AND version = $2 "
 	        "RETURNING " PV_COLUMNS,
 	        3, p);
 }
@@ -249,7 +261,8 @@ static void put_step(PGresult *res, void *arg)
 		log_info("policy %s version %d %s by %s", w->scope, w->version,
 		         w->withdraw ? "withdrawn" : "set", w->r->claims.org);
 		w->status = w->withdraw ? 200 : 201;
-		put_reply(w);
+		/* Answer once the entry has its place in the log. */
+		ledger_placed(w->r->app, w->pending, put_placed, w);
 		return;
 	}
 }

@@ -34,6 +34,13 @@ void txn_fail(txn *t, int status, const char *code, const char *msg)
 	http_reply_error(t->r, status, code, "%s", msg);
 }
 
+static void txn_placed(int64_t index, void *arg)
+{
+	txn *t = arg;
+	t->ledger_index = index;
+	t->reply(t);
+}
+
 static void txn_committed(PGresult *res, void *arg)
 {
 	txn *t = arg;
@@ -42,7 +49,12 @@ static void txn_committed(PGresult *res, void *arg)
 		http_reply_unavailable(t->r);
 		return;
 	}
-	t->reply(t);
+	/* Answer once the entry has its place in the log: what a client saw
+	 * answered is in the log. */
+	if (t->ledger_pending > 0)
+		ledger_placed(t->r->app, t->ledger_pending, txn_placed, t);
+	else
+		t->reply(t);
 }
 
 void txn_commit(txn *t)
@@ -50,7 +62,7 @@ void txn_commit(txn *t)
 	db_conn_query(t->conn, "COMMIT", 0, NULL, txn_committed, t);
 }
 
-static void txn_ledgered(bool ok, int64_t index, void *arg)
+static void txn_ledgered(bool ok, int64_t pending, void *arg)
 {
 	txn *t = arg;
 	if (!ok) {
@@ -58,7 +70,7 @@ static void txn_ledgered(bool ok, int64_t index, void *arg)
 		         "the ledger could not record this change, so nothing was changed");
 		return;
 	}
-	t->ledger_index = index;
+	t->ledger_pending = pending;
 	t->step(t, NULL);
 }
 

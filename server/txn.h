@@ -25,7 +25,9 @@ struct txn {
 	txn_step step;
 	int stage;
 	void *ctx;
-	/* filled by the step that appends to the ledger */
+	/* filled by the step that appends to the ledger: the entry's pending
+	 * id, and after COMMIT its index in the log (-1: not placed in time) */
+	int64_t ledger_pending;
 	int64_t ledger_index;
 	PGresult *row; /* a copy kept for the reply */
 	int ok_status;
@@ -39,16 +41,23 @@ txn *txn_start(http_req *r, txn_step step, void *ctx);
 void txn_sql(txn *t, const char *sql, int n, const char *const *p);
 /* Roll back and reply an error. */
 void txn_fail(txn *t, int status, const char *code, const char *msg);
-/* COMMIT, then t->reply(t) (or 503 if the commit failed). */
+/* COMMIT, then, once the entry appended is placed in the log, t->reply(t)
+ * (or 503 if the commit failed). */
 void txn_commit(txn *t);
 /* Keep a copy of res in t->row for the reply. */
 void txn_keep_row(txn *t, PGresult *res);
 /* Append a ledger entry about this request; t->step(t, NULL) runs after,
- * with t->ledger_index set (a failure rolls back and answers 503). */
+ * with t->ledger_pending set (a failure rolls back and answers 503). */
 void txn_ledger(txn *t, Fiducia__V1__LedgerEntry__Action action, const char *dataset,
                 const uint8_t *receipt_hash, char **reasons, size_t nreasons);
 /* The same with an entry the caller filled (actor fields included). */
 void txn_ledger_entry(txn *t, Fiducia__V1__LedgerEntry *e);
+/* The reply's ledger index (0 when the entry was not placed in time). */
+static inline uint64_t txn_index_out(const txn *t)
+{
+	return t->ledger_index > 0 ? (uint64_t)t->ledger_index : 0;
+}
+
 /* The db_result_cb of a txn, for statements sent with db_conn_query_bin. */
 void txn_result(PGresult *res, void *arg);
 

@@ -113,12 +113,36 @@ verify --vkey "x+00000000+AQ==" 2>/dev/null; rc=$?
 check "a malformed verifier key is a usage error" test "$rc" = 2
 
 # Fail closed: when the ledger cannot be written, the change is not made.
-psql "$PGURL" -qc "ALTER TABLE ledger_entries ADD CONSTRAINT no_more CHECK (idx < 4)" >/dev/null
+psql "$PGURL" -qc "ALTER TABLE ledger_pending ADD CONSTRAINT no_more CHECK (id < 0) NOT VALID" >/dev/null
 req POST /v1/orgs "$OP" '{"name":"airbnb","kind":"HOLDER"}'
 expect_status 503 "an unrecordable change is refused"
 check "and not made" test "$(psql "$PGURL" -tAc "select count(*) from orgs where name='airbnb'")" = 0
+psql "$PGURL" -qc "ALTER TABLE ledger_pending DROP CONSTRAINT no_more" >/dev/null
+
+# Group commit: a change commits with its entry in ledger_pending; the
+# sequencer places it in the tree. While the tree cannot be written, the
+# answer waits, and the entry is not lost: it is placed once it can be.
+psql "$PGURL" -qc "ALTER TABLE ledger_entries ADD CONSTRAINT no_more CHECK (idx < 4) NOT VALID" >/dev/null
+curl -s -o "$FD_TMP/airbnb.out" -w '%{http_code}' -X POST "$URL/v1/orgs" -H "Authorization: Bearer $OP" \
+	-H 'Content-Type: application/json' -d '{"name":"airbnb","kind":"HOLDER"}' >"$FD_TMP/airbnb.status" &
+AIRBNB=$!
+sleep 2
+check "the answer waits while its entry cannot be placed" kill -0 "$AIRBNB"
+check "the change is committed with its entry, pending" test "$(psql "$PGURL" -tAc "select count(*) from orgs o, ledger_pending p where o.name = 'airbnb' and p.target_org = 'airbnb'")" = 1
 psql "$PGURL" -qc "ALTER TABLE ledger_entries DROP CONSTRAINT no_more" >/dev/null
-req POST /v1/orgs "$OP" '{"name":"airbnb","kind":"HOLDER"}'; expect_status 201 "recordable again"
+wait "$AIRBNB"
+check "placed once the tree is writable again, then answered" test "$(cat "$FD_TMP/airbnb.status")" = 201
+check "as leaf 4" test "$(psql "$PGURL" -tAc "select idx from ledger_entries where target_org = 'airbnb'")" = 4
+check "nothing left pending" test "$(psql "$PGURL" -tAc "select count(*) from ledger_pending")" = 0
+
+# A pending row that no fiduciad wrote (its MAC does not verify under the
+# deployment's ledger key) is never placed in the log: moved aside, reported.
+psql "$PGURL" -qc "INSERT INTO ledger_pending (entry, mac, actor_org, action) VALUES ('\\x0a0141', decode(repeat('00', 32), 'hex'), 'mallory', 'ORG_CREATED')" >/dev/null
+for i in $(seq 1 50); do [ "$(psql "$PGURL" -tAc "select count(*) from ledger_refused")" = 1 ] && break; sleep 0.1; done
+check "a forged pending entry is refused by the sequencer's sweep" test "$(psql "$PGURL" -tAc "select count(*) from ledger_refused where actor_org = 'mallory'")" = 1
+check "and never placed in the log" test "$(psql "$PGURL" -tAc "select count(*) from ledger_entries where actor_org = 'mallory'")" = 0
+check "nor left pending" test "$(psql "$PGURL" -tAc "select count(*) from ledger_pending")" = 0
+check "the refusal is logged" grep -q "has no valid MAC" "$LOG"
 
 # A caller may ask to wait for a checkpoint covering a size: signed at once.
 CP5=$(curl -s "$URL/v1/ledger/checkpoint?size=5")
@@ -188,6 +212,10 @@ wait "${burst[@]}"
 created=$(grep -l '^201$' "$FD_TMP"/burst/* | wc -l)
 check "at least one request was answered before the kill" test "$created" -ge 1
 fd_start led || fd_finish
+# Creates committed but not yet placed at the kill are pending: the restarted
+# process's sweep places them.
+for i in $(seq 1 50); do [ "$(psql "$PGURL" -tAc "select count(*) from ledger_pending")" = 0 ] && break; sleep 0.1; done
+check "entries pending at the kill are placed after the restart" test "$(psql "$PGURL" -tAc "select count(*) from ledger_pending")" = 0
 missing=0
 for f in $(grep -l '^201$' "$FD_TMP"/burst/*); do
 	n=$(basename "$f")

@@ -36,7 +36,7 @@ check "the CLI retried and finished (exit 0)" test "$RC" = 0
 check "it saw the outage" grep -q "server unavailable, retrying" "$FD_TMP/dep.err"
 check "every row stored once" test "$(q "select sum(rows) from batches where dataset = '$DS'")" = $ROWS
 check "40 batches, no more" test "$(q "select count(*) from batches where dataset = '$DS'")" = 40
-check "no partial batch: every receipt's chunks are all there" test "$(q "select count(*) from batches b where b.rows <> (select coalesce(sum(c.rows), 0) from chunks c where c.dataset = b.dataset and c.batch_id = b.batch_id) or b.ledger_idx < 0")" = 0
+check "no partial batch: every receipt's chunks are all there" test "$(q "select count(*) from batches b where b.rows <> (select coalesce(sum(c.rows), 0) from chunks c where c.dataset = b.dataset and c.batch_id = b.batch_id) or not exists (select 1 from ledger_entries e where e.idx = b.ledger_idx or e.pending_id = b.ledger_pending)")" = 0
 check "no chunk without a receipt" test "$(q "select count(*) from chunks c where not exists (select 1 from batches b where b.dataset = c.dataset and b.batch_id = c.batch_id)")" = 0
 check "no chunk without all its columns" test "$(q "select count(*) from chunks c where (select count(*) from chunk_columns k where k.chunk = c.id) <> 6")" = 0
 check "every deposit has its ledger entry" test "$(q "select count(*) from ledger_entries where action = 'DEPOSIT' and dataset = '$DS'")" = 40
