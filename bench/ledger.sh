@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
-# Durable ledger appends per second (issue 6), side by side on the same
-# PostgreSQL (fiduciad's embedded cluster, default settings, fsync on):
-#   (a) baseline: single-row INSERT + COMMIT transactions, 32 pgbench clients;
-#   (b) fiduciad: 32 wrk connections driving a cheap ledgered action over
-#       HTTP (POST /v1/datasets/{ds}/keys/rotate: one key row and one ledger
-#       entry, committed together before the answer).
-# Rounds alternate; medians and the ratio go to bench/RESULTS.md.
-# usage: bench/ledger.sh [ROUNDS=3] [SECONDS=10]
+# The ledger's benchmarks (issue 6), on fiduciad's embedded PostgreSQL
+# (default settings, fsync on):
+# 1. Durable appends per second, side by side on the same PostgreSQL:
+#    (a) baseline: single-row INSERT + COMMIT transactions, 32 pgbench clients;
+#    (b) fiduciad: 32 wrk connections creating organisations over HTTP (POST
+#        /v1/orgs, each with a unique name: one org row and one ORG_CREATED
+#        entry committed together, answered once the entry is in the log).
+#    Rounds alternate; medians and the ratio.
+# 2. Inclusion-proof latency at a million entries: the log is filled to
+#    1,000,000 entries (real entries with valid MACs, COPYed into
+#    ledger_pending and placed by fiduciad's sequencer, whose rate is
+#    reported too), then one wrk connection asks for inclusion proofs of
+#    random leaves, and consistency proofs from random sizes, for SECONDS.
+# Figures go to bench/RESULTS.md (this section only).
+# usage: bench/ledger.sh [ROUNDS=3] [SECONDS=10] [ENTRIES=1000000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
-ROUNDS=${1:-3} SECS=${2:-10}
+ROUNDS=${1:-3} SECS=${2:-10} FILL=${3:-1000000}
 BUILD=${FIDUCIA_BUILD:-build}
-[ -x "$BUILD/fiduciad" ] || ./deploy/build.sh "$BUILD"
+[ -x "$BUILD/fiduciad" ] && [ -x "$BUILD/bench_ledger_fill" ] || ./deploy/build.sh "$BUILD"
 bindir=$(pg_config --bindir 2>/dev/null || true); [ -x "$bindir/pgbench" ] || bindir=/usr/lib/postgresql/15/bin
 TMP=$(mktemp -d /tmp/fiducia-bench.XXXXXX); chmod 711 "$TMP"
 PID=""
@@ -23,32 +30,76 @@ PORT=18905
 	--set db_pool_size=32 >"$TMP/fiduciad.log" 2>&1 & PID=$!
 for i in $(seq 1 300); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
 export FIDUCIA_URL="http://127.0.0.1:$PORT"
-FIDUCIA_TOKEN=$("$BUILD/fiducia" token mint --data-dir "$TMP/data" --org operator --role operator --ttl 2h) \
-	"$BUILD/fiducia" org create bench-holder --kind HOLDER >/dev/null
-TOKEN=$("$BUILD/fiducia" token mint --data-dir "$TMP/data" --org bench-holder --role holder --ttl 2h)
-export FIDUCIA_TOKEN=$TOKEN
-DS=$(jq '.name = "ledger-bench"' tests/e2e/data/probe-speeds.json | "$BUILD/fiducia" --json dataset create --schema /dev/stdin | jq -r .id)
+OP=$("$BUILD/fiducia" token mint --data-dir "$TMP/data" --org operator --role operator --ttl 2h)
 PGURL="host=$TMP/data/pg/run dbname=fiducia user=fiducia"
 psql "$PGURL" -qc "CREATE TABLE bench_baseline (id bigserial PRIMARY KEY, at timestamptz DEFAULT now(), payload bytea)"
 echo "INSERT INTO bench_baseline (payload) VALUES ('\\x0123456789abcdef0123456789abcdef');" >"$TMP/insert.sql"
-cat >"$TMP/post.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Authorization"] = "Bearer $TOKEN"
-wrk.headers["Content-Length"] = "0"
+# Unique names: the round, wrk's thread and a counter.
+post_lua() {
+	cat <<LUA
+local n = 0
+local id = 0
+function setup(thread) id = id + 1; thread:set("tid", id) end
+function request()
+	n = n + 1
+	return wrk.format("POST", "/v1/orgs", {["Authorization"] = "Bearer $OP",
+		["Content-Type"] = "application/json"},
+		string.format('{"name":"r$1-t%d-%d","kind":"HOLDER"}', tid, n))
+end
 LUA
+}
 declare -a B F
 for round in $(seq 1 "$ROUNDS"); do
 	B+=("$(as_pg() { if [ "$(id -u)" = 0 ]; then setpriv --reuid=postgres --regid="$(id -g postgres)" --init-groups -- "$@"; else "$@"; fi; }
 		as_pg "$bindir/pgbench" -n -c 32 -j 2 -T "$SECS" -f "$TMP/insert.sql" "$PGURL" 2>/dev/null |
 		awk '/^tps/ {printf "%.0f", $3; exit}')")
-	F+=("$(wrk -t2 -c32 -d"${SECS}s" -s "$TMP/post.lua" "$FIDUCIA_URL/v1/datasets/$DS/keys/rotate" |
+	post_lua "$round" >"$TMP/post.lua"
+	F+=("$(wrk -t2 -c32 -d"${SECS}s" -s "$TMP/post.lua" "$FIDUCIA_URL" |
 		awk '/Requests\/sec/ {printf "%.0f", $2}')")
 	echo "round $round: INSERT+COMMIT ${B[-1]} tx/s, ledgered HTTP action ${F[-1]} appends/s"
 done
-ENTRIES=$(psql "$PGURL" -tAc "select count(*) from ledger_entries where action = 'KEY_ROTATED'")
+ENTRIES=$(psql "$PGURL" -tAc "select count(*) from ledger_entries where action = 'ORG_CREATED'")
+ORGS=$(psql "$PGURL" -tAc "select count(*) from orgs where name like 'r%-t%'")
 ERR=$(grep -c '"status":5' "$TMP/fiduciad.log" || true)
 MB=$(median "${B[@]}"); MF=$(median "${F[@]}")
 RATIO=$(awk -v a="$MF" -v b="$MB" 'BEGIN {printf "%.2f", a / b}')
+
+# 2. Proofs at a million entries.
+HAVE=$(psql "$PGURL" -tAc "select size from ledger_head")
+ADD=$((FILL > HAVE ? FILL - HAVE : 0))
+echo "filling the log from $HAVE to $((HAVE + ADD)) entries..."
+T0=$(date +%s.%N)
+"$BUILD/bench_ledger_fill" "$PGURL" "$TMP/data/keys/ledger-ed25519.key" "$ADD"
+T1=$(date +%s.%N)
+until [ "$(psql "$PGURL" -tAc "select count(*) from ledger_pending")" = 0 ]; do sleep 0.5; done
+T2=$(date +%s.%N)
+SIZE=$(psql "$PGURL" -tAc "select size from ledger_head")
+SEQ_RATE=$(awk -v n="$ADD" -v a="$T1" -v b="$T2" 'BEGIN {printf "%.0f", n / (b - a)}')
+curl -sf "$FIDUCIA_URL/v1/ledger/checkpoint?size=$SIZE" >/dev/null
+proof_lua() {
+	cat <<LUA
+math.randomseed(42)
+function request()
+	local path
+	if "$1" == "inclusion" then
+		path = string.format("/v1/ledger/proof/inclusion?index=%d&size=$SIZE", math.random(0, $SIZE - 1))
+	else
+		path = string.format("/v1/ledger/proof/consistency?first=%d&second=$SIZE", math.random(1, $SIZE - 1))
+	end
+	return wrk.format("GET", path, {["Authorization"] = "Bearer $OP"})
+end
+LUA
+}
+declare -A LAT50 LAT99 RPS
+for kind in inclusion consistency; do
+	proof_lua "$kind" >"$TMP/$kind.lua"
+	wrk -t1 -c1 -d"${SECS}s" --latency -s "$TMP/$kind.lua" "$FIDUCIA_URL" >"$TMP/$kind.out"
+	LAT50[$kind]=$(awk '$1 == "50%" {print $2}' "$TMP/$kind.out")
+	LAT99[$kind]=$(awk '$1 == "99%" {print $2}' "$TMP/$kind.out")
+	RPS[$kind]=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$TMP/$kind.out")
+	echo "$kind proofs at $SIZE: median ${LAT50[$kind]}, p99 ${LAT99[$kind]}, ${RPS[$kind]}/s"
+done
+NON2XX=$(cat "$TMP"/inclusion.out "$TMP"/consistency.out | awk '/Non-2xx/ {s += $NF} END {print s + 0}')
 CPU=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 {
 	echo "## Durable ledger appends per second (issue 6)"
@@ -56,18 +107,19 @@ CPU=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 	echo "- machine: $(nproc) cores, $CPU, $(free -g | awk '/Mem:/ {print $2 " GiB"}'), $(uname -sr), Debian $(cat /etc/debian_version)"
 	echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
 	echo "- command: \`bench/ledger.sh $ROUNDS $SECS\`: fiduciad's embedded PostgreSQL 15 (default settings, fsync on), $ROUNDS alternating rounds of ${SECS} s, 32 clients each; fiduciad with db_pool_size=32"
-	echo "- ledgered action: \`POST /v1/datasets/{ds}/keys/rotate\` (a key row and a KEY_ROTATED entry in one transaction, committed before the answer); $ENTRIES entries appended in all, log lines with a 5xx: $ERR"
+	echo "- ledgered action: \`POST /v1/orgs\` with a unique name per request (an org row and an ORG_CREATED entry committed together; the answer waits until the sequencer has placed the entry in the tree); $ENTRIES entries placed for $ORGS organisations, log lines with a 5xx: $ERR"
 	echo
 	echo "| load | per second, per round | median | vs. baseline | goal |"
 	echo "|---|---|---|---|---|"
 	echo "| baseline: single-row INSERT + COMMIT (pgbench, 32 clients) | ${B[*]} | $MB | 1.00× | |"
-	echo "| ledger appends through fiduciad (wrk, 32 connections) | ${F[*]} | $MF | ${RATIO}× | ≥ 10,000/s |"
+	echo "| ledgered creates through fiduciad (wrk, 32 connections) | ${F[*]} | $MF | ${RATIO}× | ≥ 10,000/s |"
 	echo
-	echo "Every append holds the \`ledger_head\` row lock from its read of the frontier to its"
-	echo "transaction's commit (and this action also locks its dataset's row), so appends are"
-	echo "serialised one fsync'd commit at a time, where independent INSERTs share commits. The"
-	echo "goal needs group commit (one transaction appending many entries), which is not built"
-	echo "yet. Inclusion-proof latency at a million entries is not measured yet."
+	echo "Proofs at $SIZE entries: the log filled by \`bench_ledger_fill\` ($ADD entries COPYed into \`ledger_pending\`, placed by the sequencer at $SEQ_RATE entries/s), then \`wrk -t1 -c1 -d${SECS}s --latency\`, random leaves and sizes, over HTTP on loopback (non-2xx: $NON2XX):"
+	echo
+	echo "| proof | median latency | p99 | requests/s (one connection) | goal |"
+	echo "|---|---|---|---|---|"
+	echo "| inclusion, random leaf of $SIZE | ${LAT50[inclusion]} | ${LAT99[inclusion]} | ${RPS[inclusion]} | < 1 ms |"
+	echo "| consistency, random size to $SIZE | ${LAT50[consistency]} | ${LAT99[consistency]} | ${RPS[consistency]} | |"
 } >"$TMP/section.md"
 results_replace ledger "$TMP/section.md"
 cat "$TMP/section.md"

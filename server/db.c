@@ -1057,6 +1057,29 @@ static void conn_query(db_conn *c, const char *sql, int nparams, const char *con
 	conn_arm(c, EV_READ | (f ? EV_WRITE : 0));
 }
 
+void db_conn_exec(db_conn *c, const char *sql, db_result_cb cb, void *arg)
+{
+	assert(c->state == DB_CONN_HELD);
+	if (c->broken) {
+		defer_result(c->pool, cb, arg, NULL);
+		return;
+	}
+	conn_set_state(c, DB_CONN_BUSY);
+	deadline_arm(c);
+	c->qcb = cb;
+	c->qarg = arg;
+	if (!PQsendQuery(c->pg, sql)) {
+		conn_lost(c, PQerrorMessage(c->pg));
+		return;
+	}
+	int f = PQflush(c->pg);
+	if (f < 0) {
+		conn_lost(c, PQerrorMessage(c->pg));
+		return;
+	}
+	conn_arm(c, EV_READ | (f ? EV_WRITE : 0));
+}
+
 void db_conn_query(db_conn *c, const char *sql, int nparams, const char *const *params,
                    db_result_cb cb, void *arg)
 {

@@ -53,6 +53,12 @@ void db_conn_query(db_conn *c, const char *sql, int nparams, const char *const *
 void db_conn_query_bin(db_conn *c, const char *sql, int nparams, const char *const *values,
                        const int *lengths, const int *formats, db_result_cb cb, void *arg);
 
+/* Several statements separated by semicolons, without parameters, in one
+ * round trip (the simple query protocol; each statement has its own
+ * snapshot). A failing statement ends the string; cb gets the last result,
+ * which is then that error. For SQL built from trusted values only. */
+void db_conn_exec(db_conn *c, const char *sql, db_result_cb cb, void *arg);
+
 /* Give a connection back. An open transaction is rolled back first. */
 void db_release(db_conn *c);
 

@@ -275,6 +275,8 @@ static void get_checkpoint(http_req *r)
 	r->ctx = w;
 	if (!query_u64(r, "size", 0, 0, INT64_MAX, &w->want))
 		return;
+	if (w->want)
+		ledger_kick(r->app); /* place what is pending now, not at the sweep */
 	cp_poll(r);
 }
 
@@ -348,8 +350,11 @@ static void entries_read(PGresult *res, void *arg)
 	http_reply(r, 200, &o->base);
 }
 
-static void get_entries(http_req *r)
+static void entries_flushed(int64_t ok, void *arg)
 {
+	http_req *r = arg;
+	if (ok < 0)
+		log_warn("ledger: entries read before every pending entry could be placed");
 	uint64_t start, limit;
 	if (!query_u64(r, "start", 0, 0, INT64_MAX, &start) ||
 	    !query_u64(r, "limit", 100, 1, ENTRIES_MAX_LIMIT, &limit))
@@ -381,6 +386,16 @@ static void get_entries(http_req *r)
 	         "AND ($8 = '' OR created_at < $8::timestamptz) "
 	         "ORDER BY idx LIMIT $2::bigint",
 	         8, p, entries_read, r);
+}
+
+static void get_entries(http_req *r)
+{
+	uint64_t start, limit;
+	if (!query_u64(r, "start", 0, 0, INT64_MAX, &start) ||
+	    !query_u64(r, "limit", 100, 1, ENTRIES_MAX_LIMIT, &limit))
+		return;
+	/* Read your writes: every change already answered is in the log. */
+	ledger_flush(r->app, entries_flushed, r);
 }
 
 struct subtree {

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <sys/time.h>
 
-#define MAC_BYTES        32
+#define MAC_BYTES        LEDGER_MAC_BYTES
 #define PLACE_TIMEOUT_US (10 * 1000000LL)
 
 static int64_t now_us(void)
@@ -40,15 +40,20 @@ static bool unhex(const char *s, uint8_t *out, size_t n)
 /* The MAC of a pending entry: keyed BLAKE2b-256 under a key derived from
  * the ledger signing key's seed, which every fiduciad of a deployment
  * shares (and nothing else holds). */
-static void entry_mac(const struct app *app, const uint8_t *entry, size_t len,
-                      uint8_t mac[MAC_BYTES])
+void ledger_entry_mac(const unsigned char *ledger_sk, const uint8_t *entry, size_t len,
+                      uint8_t mac[LEDGER_MAC_BYTES])
 {
 	static const char ctx[] = "fiducia ledger pending entry MAC v1";
 	uint8_t key[32];
-	crypto_generichash(key, sizeof key, (const uint8_t *)ctx, sizeof ctx - 1,
-	                   app->keys->ledger_sk, 32);
-	crypto_generichash(mac, MAC_BYTES, entry, len, key, sizeof key);
+	crypto_generichash(key, sizeof key, (const uint8_t *)ctx, sizeof ctx - 1, ledger_sk, 32);
+	crypto_generichash(mac, LEDGER_MAC_BYTES, entry, len, key, sizeof key);
 	sodium_memzero(key, sizeof key);
+}
+
+static void entry_mac(const struct app *app, const uint8_t *entry, size_t len,
+                      uint8_t mac[MAC_BYTES])
+{
+	ledger_entry_mac(app->keys->ledger_sk, entry, len, mac);
 }
 
 /* ---- append: a pending row in the caller's transaction ---------------------- */
@@ -107,6 +112,35 @@ void ledger_append(struct app *app, db_conn *conn, Fiducia__V1__LedgerEntry *e, 
 	                  "INSERT INTO ledger_pending (entry, mac, actor_org, target_org, action, "
 	                  "dataset) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
 	                  6, p, len, fmt, appended, a);
+}
+
+void ledger_pending_text_init(struct app *app, Fiducia__V1__LedgerEntry *e,
+                              ledger_pending_text *out)
+{
+	if (!e->time_unix_micros)
+		e->time_unix_micros = now_us();
+	size_t len = protobuf_c_message_get_packed_size(&e->base);
+	uint8_t *entry = malloc(len ? len : 1), mac[MAC_BYTES];
+	out->entry_hex = malloc(2 * len + 1);
+	if (!entry || !out->entry_hex)
+		abort();
+	protobuf_c_message_pack(&e->base, entry);
+	entry_mac(app, entry, len, mac);
+	hex(entry, len, out->entry_hex);
+	hex(mac, MAC_BYTES, out->mac_hex);
+	free(entry);
+	snprintf(out->actor, sizeof out->actor, "%s", e->actor_org);
+	snprintf(out->target, sizeof out->target, "%s", e->target_org);
+	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
+	        &fiducia__v1__ledger_entry__action__descriptor, (int)e->action);
+	snprintf(out->action, sizeof out->action, "%s", v ? v->name : "UNKNOWN");
+	snprintf(out->dataset, sizeof out->dataset, "%s", e->dataset);
+}
+
+void ledger_pending_text_free(ledger_pending_text *t)
+{
+	free(t->entry_hex);
+	t->entry_hex = NULL;
 }
 
 /* ---- the sequencer ----------------------------------------------------------- */
@@ -191,6 +225,8 @@ static void resolve(ledger_seq *s, PGresult *found)
 	while (w) {
 		struct waiter *next = w->next;
 		int64_t index = placed_here(s, w->pending);
+		if (w->pending == 0 && !s->failed && !s->full)
+			index = 0; /* a barrier: all that was pending when it began is placed */
 		for (int i = 0; index < 0 && found && i < PQntuples(found); i++)
 			if (atoll(PQgetvalue(found, i, 0)) == w->pending)
 				index = atoll(PQgetvalue(found, i, 1));
@@ -219,7 +255,7 @@ static void round_end(ledger_seq *s, PGresult *found)
 		s->again = false;
 		return;
 	}
-	if (more || (s->again && s->waiting)) {
+	if (more || s->again) {
 		s->again = false;
 		round_start(s);
 	} else {
@@ -239,7 +275,7 @@ static void look_up(ledger_seq *s)
 {
 	size_t n = 0;
 	for (struct waiter *w = s->round; w; w = w->next)
-		n += placed_here(s, w->pending) < 0;
+		n += w->pending > 0 && placed_here(s, w->pending) < 0;
 	if (n == 0) {
 		round_end(s, NULL);
 		return;
@@ -249,7 +285,7 @@ static void look_up(ledger_seq *s)
 		abort();
 	*p++ = '{';
 	for (struct waiter *w = s->round; w; w = w->next)
-		if (placed_here(s, w->pending) < 0)
+		if (w->pending > 0 && placed_here(s, w->pending) < 0)
 			p += sprintf(p, "%s%lld", p > list + 1 ? "," : "", (long long)w->pending);
 	strcpy(p, "}");
 	const char *params[1] = {list};
@@ -285,17 +321,6 @@ static void committed(PGresult *res, void *arg)
 		log_debug("ledger: %zu entries placed from %llu", s->npids,
 		          (unsigned long long)s->old_size);
 	look_up(s);
-}
-
-static void written(PGresult *res, void *arg)
-{
-	ledger_seq *s = arg;
-	if (!pg_ok(res, PGRES_TUPLES_OK) || PQntuples(res) != 1 ||
-	    (size_t)atoll(PQgetvalue(res, 0, 0)) != s->npids || atoi(PQgetvalue(res, 0, 1)) != 1) {
-		round_failed(s, "write", res);
-		return;
-	}
-	db_conn_query(s->conn, "COMMIT", 0, NULL, committed, s);
 }
 
 static bool on_complete(void *ctx, uint64_t start, uint64_t size,
@@ -390,10 +415,24 @@ static void pending_read(PGresult *res, void *arg)
 		round_failed(s, "read", res);
 		return;
 	}
-	int n = PQntuples(res);
-	if (n == 0) { /* nothing to place: let the lock go */
+	int rows = PQntuples(res);
+	if (rows < 1 || !PQgetisnull(res, 0, 0)) {
+		round_failed(s, "no head", NULL);
+		return;
+	}
+	s->old_size = strtoull(PQgetvalue(res, 0, 3), NULL, 10);
+	const char *f = PQgetvalue(res, 0, 4);
+	if (strlen(f) != (size_t)__builtin_popcountll(s->old_size) * 2 * MERKLE_HASH_LEN) {
+		log_error("ledger: the frontier of size %llu is corrupt",
+		          (unsigned long long)s->old_size);
+		round_failed(s, "frontier", NULL);
+		return;
+	}
+	memcpy(s->old_frontier, f, strlen(f) + 1);
+	int n = rows - 1; /* the pending entries, rows 1..n */
+	if (n == 0) {     /* nothing to place: let the lock go */
 		s->full = false;
-		db_conn_query(s->conn, "COMMIT", 0, NULL, committed, s);
+		db_conn_exec(s->conn, "COMMIT", committed, s);
 		return;
 	}
 	s->full = n == LEDGER_SEQ_BATCH;
@@ -413,7 +452,7 @@ static void pending_read(PGresult *res, void *arg)
 	struct arr pids = {0}, idxs = {0}, leaves = {0}, refused = {0};
 	uint8_t *entry = NULL;
 	size_t cap = 0;
-	for (int i = 0; i < n; i++) {
+	for (int i = 1; i <= n; i++) {
 		int64_t pid = atoll(PQgetvalue(res, i, 0));
 		const char *ehex = PQgetvalue(res, i, 1);
 		size_t elen = strlen(ehex) / 2;
@@ -475,81 +514,70 @@ static void pending_read(PGresult *res, void *arg)
 		arr_add(&sizes, z);
 		arr_add(&hashes, h);
 	}
-	char size_s[24], old_s[24], root_s[2 * MERKLE_HASH_LEN + 1];
+	char size_s[24], old_s[24], root_s[2 * MERKLE_HASH_LEN + 1], n_s[24];
 	snprintf(size_s, sizeof size_s, "%llu", (unsigned long long)size);
 	snprintf(old_s, sizeof old_s, "%llu", (unsigned long long)s->old_size);
+	snprintf(n_s, sizeof n_s, "%zu", s->npids);
 	hex(root, MERKLE_HASH_LEN, root_s);
-	const char *p[11] = {arr_done(&pids),
-	                     arr_done(&idxs),
-	                     arr_done(&leaves),
-	                     arr_done(&starts),
-	                     arr_done(&sizes),
-	                     arr_done(&hashes),
-	                     size_s,
-	                     root_s,
-	                     frontier,
-	                     old_s,
-	                     arr_done(&refused)};
-	db_conn_query(
-	        s->conn,
-	        "WITH m AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS m(pid, "
-	        "idx, leaf)), e AS (INSERT INTO ledger_entries (idx, entry, leaf_hash, actor_org, "
-	        "target_org, action, dataset, created_at, pending_id) SELECT m.idx, p.entry, "
-	        "decode(m.leaf, 'hex'), p.actor_org, p.target_org, p.action, p.dataset, "
-	        "p.created_at, p.id FROM m JOIN ledger_pending p ON p.id = m.pid RETURNING 1), s "
-	        "AS "
-	        "(INSERT INTO ledger_subtrees (start, size, hash) SELECT a, b, decode(c, 'hex') "
-	        "FROM "
-	        "unnest($4::bigint[], $5::bigint[], $6::text[]) AS t(a, b, c)), r AS (INSERT INTO "
-	        "ledger_refused (id, entry, mac, actor_org, created_at) SELECT id, entry, mac, "
-	        "actor_org, created_at FROM ledger_pending WHERE id = ANY($11::bigint[])), d AS "
-	        "(DELETE FROM ledger_pending WHERE id = ANY($1::bigint[]) OR id = "
-	        "ANY($11::bigint[])), h AS (UPDATE ledger_head SET size = $7::bigint, root = "
-	        "decode($8, 'hex'), frontier = decode($9, 'hex') WHERE id = 1 AND size = "
-	        "$10::bigint RETURNING 1) SELECT (SELECT count(*) FROM e), (SELECT count(*) FROM "
-	        "h)",
-	        11, p, written, s);
+	/* One round trip: the write, a check that turns any miscount into an
+	 * error (which aborts the transaction, and the COMMIT is not run), and
+	 * the COMMIT. Every literal is digits or hex made here. */
+	const char *pid_list = arr_done(&pids), *refused_list = arr_done(&refused);
+	const char *part[] = {
+	        "WITH m AS (SELECT * FROM unnest('",
+	        pid_list,
+	        "'::bigint[], '",
+	        arr_done(&idxs),
+	        "'::bigint[], '",
+	        arr_done(&leaves),
+	        "'::text[]) AS m(pid, idx, leaf)), e AS (INSERT INTO ledger_entries (idx, entry, "
+	        "leaf_hash, actor_org, target_org, action, dataset, created_at, pending_id) SELECT "
+	        "m.idx, p.entry, decode(m.leaf, 'hex'), p.actor_org, p.target_org, p.action, "
+	        "p.dataset, p.created_at, p.id FROM ledger_pending p JOIN m ON p.id = m.pid "
+	        "WHERE p.id = ANY('",
+	        pid_list,
+	        "'::bigint[]) RETURNING 1), s AS (INSERT INTO ledger_subtrees (start, size, hash) "
+	        "SELECT a, b, decode(c, 'hex') FROM unnest('",
+	        arr_done(&starts),
+	        "'::bigint[], '",
+	        arr_done(&sizes),
+	        "'::bigint[], '",
+	        arr_done(&hashes),
+	        "'::text[]) AS t(a, b, c)), r AS (INSERT INTO ledger_refused (id, entry, mac, "
+	        "actor_org, created_at) SELECT id, entry, mac, actor_org, created_at FROM "
+	        "ledger_pending WHERE id = ANY('",
+	        refused_list,
+	        "'::bigint[])), d AS (DELETE FROM ledger_pending WHERE id = ANY('",
+	        pid_list,
+	        "'::bigint[])), dr AS (DELETE FROM ledger_pending WHERE id = ANY('",
+	        refused_list,
+	        "'::bigint[])), h AS (UPDATE ledger_head SET size = ",
+	        size_s,
+	        ", root = decode('",
+	        root_s,
+	        "', 'hex'), frontier = decode('",
+	        frontier,
+	        "', 'hex') WHERE id = 1 AND size = ",
+	        old_s,
+	        " RETURNING 1) SELECT 1 / ((SELECT count(*) FROM e) = ",
+	        n_s,
+	        " AND (SELECT count(*) FROM h) = 1)::int; COMMIT"};
+	size_t total = 1;
+	for (size_t i = 0; i < sizeof part / sizeof part[0]; i++)
+		total += strlen(part[i]);
+	char *sql = malloc(total), *w = sql;
+	if (!sql)
+		abort();
+	for (size_t i = 0; i < sizeof part / sizeof part[0]; i++) {
+		size_t l = strlen(part[i]);
+		memcpy(w, part[i], l);
+		w += l;
+	}
+	*w = '\0';
+	db_conn_exec(s->conn, sql, committed, s);
+	free(sql);
 	free(pids.p), free(idxs.p), free(leaves.p), free(refused.p);
 	free(starts.p), free(sizes.p), free(hashes.p);
-}
-
-static void head_locked(PGresult *res, void *arg)
-{
-	ledger_seq *s = arg;
-	if (!pg_ok(res, PGRES_TUPLES_OK) || PQntuples(res) != 1) {
-		round_failed(s, "lock", res);
-		return;
-	}
-	s->old_size = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
-	const char *f = PQgetvalue(res, 0, 1);
-	if (strlen(f) != (size_t)__builtin_popcountll(s->old_size) * 2 * MERKLE_HASH_LEN) {
-		log_error("ledger: the frontier of size %llu is corrupt",
-		          (unsigned long long)s->old_size);
-		round_failed(s, "frontier", NULL);
-		return;
-	}
-	memcpy(s->old_frontier, f, strlen(f) + 1);
-	char lim[16];
-	snprintf(lim, sizeof lim, "%d", LEDGER_SEQ_BATCH);
-	const char *p[1] = {lim};
-	db_conn_query(s->conn,
-	              "SELECT id, encode(entry, 'hex'), encode(mac, 'hex') FROM ledger_pending "
-	              "ORDER BY id LIMIT $1::int",
-	              1, p, pending_read, s);
-}
-
-static void begun(PGresult *res, void *arg)
-{
-	ledger_seq *s = arg;
-	if (!pg_ok(res, PGRES_COMMAND_OK)) {
-		round_failed(s, "begin", res);
-		return;
-	}
-	/* One sequencer at a time, across processes: the head's row lock. */
-	db_conn_query(
-	        s->conn,
-	        "SELECT size, encode(frontier, 'hex') FROM ledger_head WHERE id = 1 FOR UPDATE", 0,
-	        NULL, head_locked, s);
 }
 
 static void got_conn(db_conn *c, void *arg)
@@ -560,7 +588,17 @@ static void got_conn(db_conn *c, void *arg)
 		return;
 	}
 	s->conn = c;
-	db_conn_query(c, "BEGIN", 0, NULL, begun, s);
+	/* One round trip: one sequencer at a time, across processes (the
+	 * head's row lock), then, in a statement whose snapshot is taken once
+	 * the lock is held, the head and the oldest pending entries. */
+	char sql[512];
+	snprintf(sql, sizeof sql,
+	         "BEGIN; SELECT 1 FROM ledger_head WHERE id = 1 FOR UPDATE; SELECT NULL::bigint, "
+	         "NULL, NULL, size, encode(frontier, 'hex') FROM ledger_head WHERE id = 1 UNION "
+	         "ALL (SELECT id, encode(entry, 'hex'), encode(mac, 'hex'), NULL, NULL FROM "
+	         "ledger_pending ORDER BY id LIMIT %d) ORDER BY 1 NULLS FIRST",
+	         LEDGER_SEQ_BATCH);
+	db_conn_exec(c, sql, pending_read, s);
 }
 
 static void swept(PGresult *res, void *arg)
@@ -598,6 +636,16 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		return;
 	s->sweep = true;
 	round_start(s);
+}
+
+void ledger_kick(struct app *app)
+{
+	kick(app->sequencer);
+}
+
+void ledger_flush(struct app *app, ledger_placed_cb cb, void *arg)
+{
+	ledger_placed(app, 0, cb, arg);
 }
 
 void ledger_placed(struct app *app, int64_t pending, ledger_placed_cb cb, void *arg)

@@ -120,18 +120,20 @@ check "and not made" test "$(psql "$PGURL" -tAc "select count(*) from orgs where
 psql "$PGURL" -qc "ALTER TABLE ledger_pending DROP CONSTRAINT no_more" >/dev/null
 
 # Group commit: a change commits with its entry in ledger_pending; the
-# sequencer places it in the tree. While the tree cannot be written, the
-# answer waits, and the entry is not lost: it is placed once it can be.
+# sequencer places it in the tree within milliseconds. While the tree cannot
+# be written, the entry is not lost, and a reader of the ledger waits for it
+# (read your writes) rather than miss it.
 psql "$PGURL" -qc "ALTER TABLE ledger_entries ADD CONSTRAINT no_more CHECK (idx < 4) NOT VALID" >/dev/null
-curl -s -o "$FD_TMP/airbnb.out" -w '%{http_code}' -X POST "$URL/v1/orgs" -H "Authorization: Bearer $OP" \
-	-H 'Content-Type: application/json' -d '{"name":"airbnb","kind":"HOLDER"}' >"$FD_TMP/airbnb.status" &
-AIRBNB=$!
+req POST /v1/orgs "$OP" '{"name":"airbnb","kind":"HOLDER"}'
+expect_status 201 "a change commits with its entry while the tree cannot be written"
+check "its entry is pending" test "$(psql "$PGURL" -tAc "select count(*) from orgs o, ledger_pending p where o.name = 'airbnb' and p.target_org = 'airbnb'")" = 1
+curl -s -o "$FD_TMP/entries.out" -w '%{http_code}' "$URL/v1/ledger/entries?start=4" -H "Authorization: Bearer $REG" >"$FD_TMP/entries.status" &
+READER=$!
 sleep 2
-check "the answer waits while its entry cannot be placed" kill -0 "$AIRBNB"
-check "the change is committed with its entry, pending" test "$(psql "$PGURL" -tAc "select count(*) from orgs o, ledger_pending p where o.name = 'airbnb' and p.target_org = 'airbnb'")" = 1
+check "a reader of the ledger waits while it cannot be placed" kill -0 "$READER"
 psql "$PGURL" -qc "ALTER TABLE ledger_entries DROP CONSTRAINT no_more" >/dev/null
-wait "$AIRBNB"
-check "placed once the tree is writable again, then answered" test "$(cat "$FD_TMP/airbnb.status")" = 201
+wait "$READER"
+check "then reads it, placed" test "$(jq -r '.leaves[0].decoded.targetOrg' "$FD_TMP/entries.out")" = airbnb
 check "as leaf 4" test "$(psql "$PGURL" -tAc "select idx from ledger_entries where target_org = 'airbnb'")" = 4
 check "nothing left pending" test "$(psql "$PGURL" -tAc "select count(*) from ledger_pending")" = 0
 
