@@ -27,7 +27,7 @@ cleanup() { [ -n "$PID" ] && { kill -TERM "$PID" 2>/dev/null || true; wait "$PID
 trap cleanup EXIT
 PORT=18905
 "$BUILD/fiduciad" --data-dir "$TMP/data" --listen "127.0.0.1:$PORT" --set log_level=warn \
-	--set db_pool_size=32 >"$TMP/fiduciad.log" 2>&1 & PID=$!
+	--set db_pool_size=${POOL:-32} >"$TMP/fiduciad.log" 2>&1 & PID=$!
 for i in $(seq 1 300); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
 export FIDUCIA_URL="http://127.0.0.1:$PORT"
 OP=$("$BUILD/fiducia" token mint --data-dir "$TMP/data" --org operator --role operator --ttl 2h)
@@ -48,7 +48,7 @@ function request()
 end
 LUA
 }
-declare -a B F
+declare -a B F P
 for round in $(seq 1 "$ROUNDS"); do
 	B+=("$(as_pg() { if [ "$(id -u)" = 0 ]; then setpriv --reuid=postgres --regid="$(id -g postgres)" --init-groups -- "$@"; else "$@"; fi; }
 		as_pg "$bindir/pgbench" -n -c 32 -j 2 -T "$SECS" -f "$TMP/insert.sql" "$PGURL" 2>/dev/null |
@@ -56,8 +56,10 @@ for round in $(seq 1 "$ROUNDS"); do
 	post_lua "$round" >"$TMP/post.lua"
 	F+=("$(wrk -t2 -c32 -d"${SECS}s" -s "$TMP/post.lua" "$FIDUCIA_URL" |
 		awk '/Requests\/sec/ {printf "%.0f", $2}')")
-	echo "round $round: INSERT+COMMIT ${B[-1]} tx/s, ledgered HTTP action ${F[-1]} appends/s"
+	P+=("$(psql "$PGURL" -tAc "select count(*) from ledger_pending")")
+	echo "round $round: INSERT+COMMIT ${B[-1]} tx/s, ledgered HTTP action ${F[-1]} appends/s, ${P[-1]} pending at the end"
 done
+until [ "$(psql "$PGURL" -tAc "select count(*) from ledger_pending")" = 0 ]; do sleep 0.2; done
 ENTRIES=$(psql "$PGURL" -tAc "select count(*) from ledger_entries where action = 'ORG_CREATED'")
 ORGS=$(psql "$PGURL" -tAc "select count(*) from orgs where name like 'r%-t%'")
 ERR=$(grep -c '"status":5' "$TMP/fiduciad.log" || true)
@@ -69,7 +71,7 @@ HAVE=$(psql "$PGURL" -tAc "select size from ledger_head")
 ADD=$((FILL > HAVE ? FILL - HAVE : 0))
 echo "filling the log from $HAVE to $((HAVE + ADD)) entries..."
 T0=$(date +%s.%N)
-"$BUILD/bench_ledger_fill" "$PGURL" "$TMP/data/keys/ledger-ed25519.key" "$ADD"
+[ "$ADD" = 0 ] || "$BUILD/bench_ledger_fill" "$PGURL" "$TMP/data/keys/ledger-ed25519.key" "$ADD"
 T1=$(date +%s.%N)
 until [ "$(psql "$PGURL" -tAc "select count(*) from ledger_pending")" = 0 ]; do sleep 0.5; done
 T2=$(date +%s.%N)
@@ -106,8 +108,8 @@ CPU=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 	echo
 	echo "- machine: $(nproc) cores, $CPU, $(free -g | awk '/Mem:/ {print $2 " GiB"}'), $(uname -sr), Debian $(cat /etc/debian_version)"
 	echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
-	echo "- command: \`bench/ledger.sh $ROUNDS $SECS\`: fiduciad's embedded PostgreSQL 15 (default settings, fsync on), $ROUNDS alternating rounds of ${SECS} s, 32 clients each; fiduciad with db_pool_size=32"
-	echo "- ledgered action: \`POST /v1/orgs\` with a unique name per request (an org row and an ORG_CREATED entry committed together; the answer waits until the sequencer has placed the entry in the tree); $ENTRIES entries placed for $ORGS organisations, log lines with a 5xx: $ERR"
+	echo "- command: \`bench/ledger.sh $ROUNDS $SECS\`: fiduciad's embedded PostgreSQL 15 (default settings, fsync on), $ROUNDS alternating rounds of ${SECS} s, 32 clients each; fiduciad with db_pool_size=${POOL:-32}"
+	echo "- ledgered action: \`POST /v1/orgs\` with a unique name per request (one statement: the org row and its ORG_CREATED entry, in \`ledger_pending\`, committed together before the answer; the sequencer places entries in the tree in batches, within milliseconds); $ENTRIES entries placed for $ORGS organisations, log lines with a 5xx: $ERR; entries still pending (committed, not yet placed) when each round ended: ${P[*]}"
 	echo
 	echo "| load | per second, per round | median | vs. baseline | goal |"
 	echo "|---|---|---|---|---|"

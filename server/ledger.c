@@ -362,8 +362,8 @@ static void entries_flushed(int64_t ok, void *arg)
 	const char *org = http_query(r, "org"), *action = http_query(r, "action"),
 	           *dataset = http_query(r, "dataset"), *from = http_query(r, "from"),
 	           *to = http_query(r, "to");
-	/* A regulator reads everything; anyone else only what it did or what
-	 * was done about it. */
+	/* A regulator reads everything; anyone else what it did, what was done
+	 * about it, and (a holder) what was done with its datasets. */
 	const char *self = r->claims.role == AUTH_ROLE_REGULATOR ? "" : r->claims.org;
 	char s[24], l[24];
 	snprintf(s, sizeof s, "%llu", (unsigned long long)start);
@@ -379,7 +379,8 @@ static void entries_flushed(int64_t ok, void *arg)
 	db_query(r->app->db,
 	         "SELECT idx, encode(entry, 'hex'), (SELECT size FROM ledger_head WHERE id = 1) "
 	         "FROM ledger_entries WHERE idx >= $1::bigint "
-	         "AND ($3 = '' OR actor_org = $3 OR target_org = $3) "
+	         "AND ($3 = '' OR actor_org = $3 OR target_org = $3 OR (dataset <> '' AND "
+	         "dataset IN (SELECT id FROM datasets WHERE holder = $3))) "
 	         "AND ($4 = '' OR actor_org = $4 OR target_org = $4) "
 	         "AND ($5 = '' OR action = $5) AND ($6 = '' OR dataset = $6) "
 	         "AND ($7 = '' OR created_at >= $7::timestamptz) "
@@ -557,9 +558,11 @@ static void proof(http_req *r, bool inclusion)
 	/* One row even when no subtree is needed, to learn the log's size. */
 	db_query(r->app->db,
 	         "SELECT t.start, t.size, encode(t.hash, 'hex'), h.size FROM ledger_head h "
-	         "LEFT JOIN (SELECT st.* FROM ledger_subtrees st JOIN unnest($1::bigint[], "
-	         "$2::bigint[]) AS w(a, b) ON st.start = w.a AND st.size = w.b) t ON true "
-	         "WHERE h.id = 1",
+	         "LEFT JOIN (SELECT st.start, st.size, st.hash FROM ledger_subtrees st JOIN "
+	         "unnest($1::bigint[], $2::bigint[]) AS w(a, b) ON st.start = w.a AND st.size = "
+	         "w.b WHERE w.b > 1 UNION ALL SELECT e.idx, 1, e.leaf_hash FROM ledger_entries e "
+	         "JOIN unnest($1::bigint[], $2::bigint[]) AS w(a, b) ON e.idx = w.a WHERE w.b = "
+	         "1) t ON true WHERE h.id = 1",
 	         2, prm, proof_rows, r);
 	free(s);
 	free(z);

@@ -18,6 +18,8 @@
 
 #define MAC_BYTES        LEDGER_MAC_BYTES
 #define PLACE_TIMEOUT_US (10 * 1000000LL)
+/* How long entries that nobody waits on may gather before a round. */
+#define LEDGER_SEQ_COALESCE_US 20000
 
 static int64_t now_us(void)
 {
@@ -161,6 +163,7 @@ struct subtree {
 struct ledger_seq {
 	struct app *app;
 	struct event *tick;
+	struct event *soon;     /* a round for entries nobody waits on, coalesced */
 	struct waiter *waiting; /* registered since the current round began */
 	bool running;           /* a round is in flight */
 	bool again;             /* run another round when it ends */
@@ -323,10 +326,22 @@ static void committed(PGresult *res, void *arg)
 	look_up(s);
 }
 
+static void written(PGresult *res, void *arg)
+{
+	ledger_seq *s = arg;
+	if (!pg_ok(res, PGRES_TUPLES_OK)) {
+		round_failed(s, "write", res);
+		return;
+	}
+	db_conn_exec(s->conn, "COMMIT", committed, s);
+}
+
 static bool on_complete(void *ctx, uint64_t start, uint64_t size,
                         const uint8_t hash[MERKLE_HASH_LEN])
 {
 	ledger_seq *s = ctx;
+	if (size == 1)
+		return true; /* a leaf: its hash is stored with its entry */
 	if (s->ndone == s->cap_done) {
 		size_t cap = s->cap_done ? 2 * s->cap_done : 2 * LEDGER_SEQ_BATCH;
 		struct subtree *d = realloc(s->done, cap * sizeof *d);
@@ -514,68 +529,43 @@ static void pending_read(PGresult *res, void *arg)
 		arr_add(&sizes, z);
 		arr_add(&hashes, h);
 	}
-	char size_s[24], old_s[24], root_s[2 * MERKLE_HASH_LEN + 1], n_s[24];
+	char size_s[24], old_s[24], root_s[2 * MERKLE_HASH_LEN + 1];
 	snprintf(size_s, sizeof size_s, "%llu", (unsigned long long)size);
 	snprintf(old_s, sizeof old_s, "%llu", (unsigned long long)s->old_size);
-	snprintf(n_s, sizeof n_s, "%zu", s->npids);
 	hex(root, MERKLE_HASH_LEN, root_s);
-	/* One round trip: the write, a check that turns any miscount into an
-	 * error (which aborts the transaction, and the COMMIT is not run), and
-	 * the COMMIT. Every literal is digits or hex made here. */
-	const char *pid_list = arr_done(&pids), *refused_list = arr_done(&refused);
-	const char *part[] = {
-	        "WITH m AS (SELECT * FROM unnest('",
-	        pid_list,
-	        "'::bigint[], '",
-	        arr_done(&idxs),
-	        "'::bigint[], '",
-	        arr_done(&leaves),
-	        "'::text[]) AS m(pid, idx, leaf)), e AS (INSERT INTO ledger_entries (idx, entry, "
-	        "leaf_hash, actor_org, target_org, action, dataset, created_at, pending_id) SELECT "
-	        "m.idx, p.entry, decode(m.leaf, 'hex'), p.actor_org, p.target_org, p.action, "
-	        "p.dataset, p.created_at, p.id FROM ledger_pending p JOIN m ON p.id = m.pid "
-	        "WHERE p.id = ANY('",
-	        pid_list,
-	        "'::bigint[]) RETURNING 1), s AS (INSERT INTO ledger_subtrees (start, size, hash) "
-	        "SELECT a, b, decode(c, 'hex') FROM unnest('",
-	        arr_done(&starts),
-	        "'::bigint[], '",
-	        arr_done(&sizes),
-	        "'::bigint[], '",
-	        arr_done(&hashes),
-	        "'::text[]) AS t(a, b, c)), r AS (INSERT INTO ledger_refused (id, entry, mac, "
+	/* The write (a statement prepared once per connection, so not parsed
+	 * again each round), with a check that turns any miscount into an
+	 * error, which aborts the transaction; then the COMMIT. */
+	const char *pid_list = arr_done(&pids);
+	const char *p[11] = {pid_list,
+	                     arr_done(&idxs),
+	                     arr_done(&leaves),
+	                     arr_done(&starts),
+	                     arr_done(&sizes),
+	                     arr_done(&hashes),
+	                     arr_done(&refused),
+	                     size_s,
+	                     root_s,
+	                     frontier,
+	                     old_s};
+	db_conn_query(
+	        s->conn,
+	        "WITH m AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS m(pid, "
+	        "idx, leaf)), e AS (INSERT INTO ledger_entries (idx, entry, leaf_hash, actor_org, "
+	        "target_org, action, dataset, created_at, pending_id) SELECT m.idx, p.entry, "
+	        "decode(m.leaf, 'hex'), p.actor_org, p.target_org, p.action, p.dataset, "
+	        "p.created_at, p.id FROM ledger_pending p JOIN m ON p.id = m.pid WHERE p.id = "
+	        "ANY($1::bigint[]) RETURNING 1), s AS (INSERT INTO ledger_subtrees (start, size, "
+	        "hash) SELECT a, b, decode(c, 'hex') FROM unnest($4::bigint[], $5::bigint[], "
+	        "$6::text[]) AS t(a, b, c)), r AS (INSERT INTO ledger_refused (id, entry, mac, "
 	        "actor_org, created_at) SELECT id, entry, mac, actor_org, created_at FROM "
-	        "ledger_pending WHERE id = ANY('",
-	        refused_list,
-	        "'::bigint[])), d AS (DELETE FROM ledger_pending WHERE id = ANY('",
-	        pid_list,
-	        "'::bigint[])), dr AS (DELETE FROM ledger_pending WHERE id = ANY('",
-	        refused_list,
-	        "'::bigint[])), h AS (UPDATE ledger_head SET size = ",
-	        size_s,
-	        ", root = decode('",
-	        root_s,
-	        "', 'hex'), frontier = decode('",
-	        frontier,
-	        "', 'hex') WHERE id = 1 AND size = ",
-	        old_s,
-	        " RETURNING 1) SELECT 1 / ((SELECT count(*) FROM e) = ",
-	        n_s,
-	        " AND (SELECT count(*) FROM h) = 1)::int; COMMIT"};
-	size_t total = 1;
-	for (size_t i = 0; i < sizeof part / sizeof part[0]; i++)
-		total += strlen(part[i]);
-	char *sql = malloc(total), *w = sql;
-	if (!sql)
-		abort();
-	for (size_t i = 0; i < sizeof part / sizeof part[0]; i++) {
-		size_t l = strlen(part[i]);
-		memcpy(w, part[i], l);
-		w += l;
-	}
-	*w = '\0';
-	db_conn_exec(s->conn, sql, committed, s);
-	free(sql);
+	        "ledger_pending WHERE id = ANY($7::bigint[])), d AS (DELETE FROM ledger_pending "
+	        "WHERE id = ANY($1::bigint[]) OR id = ANY($7::bigint[])), h AS (UPDATE ledger_head "
+	        "SET size = $8::bigint, root = decode($9, 'hex'), frontier = decode($10, 'hex') "
+	        "WHERE id = 1 AND size = $11::bigint RETURNING 1) SELECT 1 / ((SELECT count(*) "
+	        "FROM "
+	        "e) = cardinality($1::bigint[]) AND (SELECT count(*) FROM h) = 1)::int",
+	        11, p, written, s);
 	free(pids.p), free(idxs.p), free(leaves.p), free(refused.p);
 	free(starts.p), free(sizes.p), free(hashes.p);
 }
@@ -638,9 +628,21 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	round_start(s);
 }
 
+static void on_soon(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	kick(arg);
+}
+
 void ledger_kick(struct app *app)
 {
-	kick(app->sequencer);
+	/* Nobody waits on these entries: let a few milliseconds' worth gather
+	 * into one round rather than run a round per change. */
+	ledger_seq *s = app->sequencer;
+	if (!evtimer_pending(s->soon, NULL)) {
+		struct timeval tv = {0, LEDGER_SEQ_COALESCE_US};
+		evtimer_add(s->soon, &tv);
+	}
 }
 
 void ledger_flush(struct app *app, ledger_placed_cb cb, void *arg)
@@ -674,6 +676,12 @@ ledger_seq *ledger_seq_new(struct app *app)
 		free(s);
 		return NULL;
 	}
+	s->soon = evtimer_new(app->base, on_soon, s);
+	if (!s->soon) {
+		event_free(s->tick);
+		free(s);
+		return NULL;
+	}
 	struct timeval tv = {1, 0};
 	event_add(s->tick, &tv);
 	return s;
@@ -684,6 +692,7 @@ void ledger_seq_free(ledger_seq *s)
 	if (!s)
 		return;
 	event_free(s->tick);
+	event_free(s->soon);
 	/* Requests still waiting are being torn down with the server. */
 	for (struct waiter *w = s->waiting, *next; w; w = next) {
 		next = w->next;

@@ -5,8 +5,11 @@
 -- ledger_entries and the tree in batches, in id order, and deletes them in
 -- the same transaction. pending_id keeps the link, so that the rows that
 -- recorded an action's pending id (batches, policies) find its index.
+-- No index: the table holds only what the last few milliseconds committed
+-- (the sequencer reads it whole, in id order, and empties it), and an index
+-- would cost every ledgered change a B-tree insert.
 CREATE TABLE ledger_pending (
-    id         bigserial PRIMARY KEY,
+    id         bigserial NOT NULL,
     entry      bytea NOT NULL,
     mac        bytea NOT NULL CHECK (length(mac) = 32),
     actor_org  text NOT NULL,
@@ -17,6 +20,9 @@ CREATE TABLE ledger_pending (
 );
 ALTER TABLE ledger_entries ADD COLUMN pending_id bigint;
 CREATE UNIQUE INDEX ledger_entries_pending ON ledger_entries (pending_id);
+
+-- From here on, leaves (subtrees of size 1) are not stored in ledger_subtrees:
+-- their hash is ledger_entries.leaf_hash, which proofs read.
 
 -- Pending rows whose MAC did not verify: written by something other than a
 -- fiduciad of this deployment. Never placed in the log; kept for the
