@@ -170,7 +170,8 @@ struct ledger_seq {
 	/* the round in flight */
 	struct waiter *round;
 	db_conn *conn;
-	bool sweep; /* started by the tick: look before locking */
+	db_conn *vconn; /* the VACUUM's */
+	bool sweep;     /* started by the tick: look before locking */
 	uint64_t old_size;
 	char old_frontier[64 * 2 * MERKLE_HASH_LEN + 1];
 	int64_t *pids; /* placed, ascending; leaf i gets index old_size + i */
@@ -179,8 +180,10 @@ struct ledger_seq {
 	size_t nrefused;
 	struct subtree *done; /* completed by this round's leaves */
 	size_t ndone, cap_done;
-	bool full;   /* the batch was full: more may be waiting */
-	bool failed; /* the round failed: retry at the tick */
+	uint64_t moved; /* rows taken out of ledger_pending since its last VACUUM */
+	bool vacuuming; /* a VACUUM is in flight */
+	bool full;      /* the batch was full: more may be waiting */
+	bool failed;    /* the round failed: retry at the tick */
 };
 
 static void round_start(ledger_seq *s);
@@ -323,6 +326,7 @@ static void committed(PGresult *res, void *arg)
 	if (s->npids)
 		log_debug("ledger: %zu entries placed from %llu", s->npids,
 		          (unsigned long long)s->old_size);
+	s->moved += s->npids + s->nrefused;
 	look_up(s);
 }
 
@@ -618,10 +622,38 @@ static void round_start(ledger_seq *s)
 	db_acquire(s->app->db, got_conn, s);
 }
 
+static void vacuumed(PGresult *res, void *arg)
+{
+	ledger_seq *s = arg;
+	if (!pg_ok(res, PGRES_COMMAND_OK))
+		log_warn("ledger: cannot vacuum ledger_pending: %s",
+		         res ? PQresultErrorMessage(res) : "connection lost");
+	db_release(s->vconn);
+	s->vconn = NULL;
+	s->vacuuming = false;
+}
+
+static void vacuum_conn(db_conn *c, void *arg)
+{
+	ledger_seq *s = arg;
+	if (!c) {
+		s->vacuuming = false;
+		return;
+	}
+	s->vconn = c;
+	db_conn_exec(c, "VACUUM ledger_pending", vacuumed, s); /* not in a transaction */
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
 	ledger_seq *s = arg;
+	/* Dead rows of ledger_pending would make every round's read slower. */
+	if (s->moved >= 1000 && !s->vacuuming && db_pool_up(s->app->db)) {
+		s->moved = 0;
+		s->vacuuming = true;
+		db_acquire(s->app->db, vacuum_conn, s);
+	}
 	if (s->running || !db_pool_up(s->app->db))
 		return;
 	s->sweep = true;
