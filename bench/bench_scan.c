@@ -80,6 +80,8 @@ int main(int argc, char **argv)
 	}
 	const char *conninfo = argv[1], *ds = argv[3], *purpose = argv[6];
 	int scol = atoi(argv[4]), mcol = atoi(argv[5]), rounds = atoi(argv[7]);
+	if (rounds < 1 || rounds > MAX_ROUNDS)
+		return fprintf(stderr, "ROUNDS: 1 to %d\n", MAX_ROUNDS), 2;
 	if (sodium_init() < 0)
 		return 1;
 	log_min_level = LOG_LEVEL_ERROR;
@@ -166,6 +168,10 @@ int main(int argc, char **argv)
 				continue; /* round 0 is the cold load alone, and only it */
 			double ts = now(), tload = 0;
 			consent_view *view = NULL;
+			if (mode == 3 && round >= nwithdrawn)
+				return fprintf(stderr,
+				               "not enough consenting subjects in chunk 0\n"),
+				       1;
 			if (mode == 3) { /* one consenting subject withdraws first */
 				char hex[2 + 2 * BATCH_PSEUDONYM_BYTES + 1] = "\\x";
 				sodium_bin2hex(hex + 2, sizeof hex - 2, withdrawn[round],

@@ -173,7 +173,15 @@ static dstate *dstate_get(consent_cache *c, const char *dataset)
 		abort(); /* dataset ids are checked long before */
 	strcpy(d->id, dataset);
 	d->gen = ++c->next_gen;
-	pthread_rwlock_init(&d->lock, NULL);
+	/* Workers read the universe continuously; the loop thread, which
+	 * writes it, must not starve behind them (glibc prefers readers). */
+	pthread_rwlockattr_t a;
+	pthread_rwlockattr_init(&a);
+#ifdef __GLIBC__
+	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+#endif
+	pthread_rwlock_init(&d->lock, &a);
+	pthread_rwlockattr_destroy(&a);
 	d->next = c->datasets;
 	c->datasets = d;
 	return d;
@@ -491,14 +499,18 @@ static const char sql_full[] = "SELECT NULL::bytea, " VERSION ", " BOUNDARY(
             "c.valid_until > " AT
             ") AND c.purposes && $2::text[] AND (wd.consent IS NULL OR " LIVE("c") ")";
 
-/* The subjects whose records changed since version $4, each decided anew. */
+/* The subjects whose records changed since version $4, each decided anew.
+ * The meta row's last column says whether an erasure (which deletes records
+ * and leaves no stamp) happened since: then the delta cannot be trusted. */
 static const char sql_delta[] =
         "WITH ch AS (SELECT subject FROM consents WHERE dataset = $1 AND version > $4::bigint "
         "UNION SELECT c.subject FROM consent_withdrawals w JOIN consents c ON c.id = w.consent "
         "WHERE w.version > $4::bigint AND c.dataset = $1) "
         "SELECT NULL::bytea, " VERSION ", " BOUNDARY(
                 " AND subject IN (SELECT subject FROM ch)") ", "
-                                                            "NULL::bool UNION ALL SELECT "
+                                                            "coalesce((SELECT full_since FROM "
+                                                            "consent_versions WHERE dataset = "
+                                                            "$1), 0) > $4::bigint UNION ALL SELECT "
                                                             "ch.subject, NULL, NULL, EXISTS "
                                                             "(SELECT 1 FROM consents c "
                                                             "WHERE c.dataset = $1 AND c.subject = "
@@ -587,6 +599,7 @@ static void loaded(PGresult *res, void *arg)
 
 	/* The rows: the meta row, then subjects. */
 	int64_t version = -1, next_change = INT64_MAX;
+	bool erased_since = false;
 	size_t nsub = 0;
 	uint8_t(*ps)[BATCH_PSEUDONYM_BYTES] = malloc(((size_t)n + 1) * sizeof *ps);
 	bool *live = malloc((size_t)n + 1);
@@ -598,6 +611,7 @@ static void loaded(PGresult *res, void *arg)
 			version = atoll(PQgetvalue(res, i, 1));
 			if (!PQgetisnull(res, i, 2))
 				next_change = atoll(PQgetvalue(res, i, 2));
+			erased_since = !PQgetisnull(res, i, 3) && PQgetvalue(res, i, 3)[0] == 't';
 			continue;
 		}
 		if (!hex16(PQgetvalue(res, i, 0), ps[nsub])) {
@@ -605,6 +619,17 @@ static void loaded(PGresult *res, void *arg)
 			break;
 		}
 		live[nsub++] = strcmp(PQgetvalue(res, i, 3), "t") == 0;
+	}
+	if (!bad && l->mode == LOAD_DELTA && erased_since) {
+		/* An erasure committed between the check and this read. */
+		sodium_memzero(ps, ((size_t)n + 1) * sizeof *ps);
+		free(ps);
+		free(live);
+		bits_unref(l->base);
+		l->base = NULL;
+		l->mode = LOAD_FULL;
+		vload_send(l);
+		return;
 	}
 	if (bad || version < 0) {
 		log_error("the consent of dataset %s did not load: malformed rows", d->id);
@@ -667,9 +692,12 @@ void consent_view_load(struct app *app, const char *dataset, const char *purpose
 	size_t len = 1;
 	l->list[0] = '{';
 	int i = pdp_vocab_find(app->vocab, purpose);
-	while (i >= 0 && len + 80 < sizeof l->list) {
+	while (i >= 0) {
+		const char *id = pdp_vocab_id(app->vocab, (size_t)i);
+		if (len + strlen(id) + 4 >= sizeof l->list)
+			break; /* cannot happen with the vocabulary's ids; never overflow */
 		len += (size_t)snprintf(l->list + len, sizeof l->list - len, "%s\"%s\"",
-		                        len > 1 ? "," : "", pdp_vocab_id(app->vocab, (size_t)i));
+		                        len > 1 ? "," : "", id);
 		i = pdp_vocab_parent(app->vocab, (size_t)i);
 	}
 	snprintf(l->list + len, sizeof l->list - len, "}");

@@ -231,13 +231,22 @@ static void resolve(ledger_seq *s, PGresult *found)
 	while (w) {
 		struct waiter *next = w->next;
 		int64_t index = placed_here(s, w->pending);
+		bool refused = false;
+		for (size_t k = 0; k < s->nrefused && !refused; k++)
+			refused = s->refused[k] == w->pending;
 		if (w->pending == 0 && !s->failed && !s->full)
 			index = 0; /* a barrier: all that was pending when it began is placed */
 		for (int i = 0; index < 0 && found && i < PQntuples(found); i++)
 			if (atoll(PQgetvalue(found, i, 0)) == w->pending)
 				index = atoll(PQgetvalue(found, i, 1));
-		if (index >= 0 || now >= w->deadline) {
-			if (index < 0)
+		if (index >= 0 || refused || now >= w->deadline) {
+			if (refused)
+				log_error(
+				        "ledger: this process's own entry %lld was refused (its "
+				        "MAC "
+				        "does not verify: do all processes share ledger_key_file?)",
+				        (long long)w->pending);
+			else if (index < 0)
 				log_error("ledger: entry %lld not placed in the log within %d s",
 				          (long long)w->pending, (int)(PLACE_TIMEOUT_US / 1000000));
 			w->cb(index, w->arg);
@@ -414,6 +423,23 @@ static void arr_add(struct arr *a, const char *item)
 	a->len += n;
 }
 
+/* An element of a text[] literal, double-quoted, with " and \ escaped. */
+static void arr_add_quoted(struct arr *a, const char *item)
+{
+	size_t n = strlen(item);
+	arr_grow(a, 2 * n + 3);
+	a->p[a->len] = a->len ? ',' : '{';
+	a->len++;
+	a->p[a->len++] = '"';
+	for (const char *c = item; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			a->p[a->len++] = '\\';
+		a->p[a->len++] = *c;
+	}
+	a->p[a->len++] = '"';
+	a->p[a->len] = '\0';
+}
+
 static const char *arr_done(struct arr *a)
 {
 	arr_grow(a, 2);
@@ -469,6 +495,9 @@ static void pending_read(PGresult *res, void *arg)
 		return;
 	}
 	struct arr pids = {0}, idxs = {0}, leaves = {0}, refused = {0};
+	/* The columns readers filter on, from the verified entry itself, never
+	 * from the pending row's own (unauthenticated) columns. */
+	struct arr actors = {0}, targets = {0}, actions = {0}, datasets = {0}, times = {0};
 	uint8_t *entry = NULL;
 	size_t cap = 0;
 	for (int i = 1; i <= n; i++) {
@@ -487,6 +516,9 @@ static void pending_read(PGresult *res, void *arg)
 			entry_mac(s->app, entry, elen, want);
 			ok = sodium_memcmp(mac, want, MAC_BYTES) == 0;
 		}
+		Fiducia__V1__LedgerEntry *le =
+		        ok ? fiducia__v1__ledger_entry__unpack(NULL, elen, entry) : NULL;
+		ok = le != NULL;
 		char num[24];
 		snprintf(num, sizeof num, "%lld", (long long)pid);
 		if (!ok) {
@@ -497,6 +529,16 @@ static void pending_read(PGresult *res, void *arg)
 			arr_add(&refused, num);
 			continue;
 		}
+		const ProtobufCEnumValue *av = protobuf_c_enum_descriptor_get_value(
+		        &fiducia__v1__ledger_entry__action__descriptor, (int)le->action);
+		char tm[24];
+		snprintf(tm, sizeof tm, "%lld", (long long)le->time_unix_micros);
+		arr_add_quoted(&actors, le->actor_org);
+		arr_add_quoted(&targets, le->target_org);
+		arr_add_quoted(&actions, av ? av->name : "UNKNOWN");
+		arr_add_quoted(&datasets, le->dataset);
+		arr_add(&times, tm);
+		fiducia__v1__ledger_entry__free_unpacked(le, NULL);
 		uint8_t leaf[MERKLE_HASH_LEN];
 		merkle_leaf_hash(entry, elen, leaf);
 		if (!merkle_builder_append(&b, leaf))
@@ -541,7 +583,7 @@ static void pending_read(PGresult *res, void *arg)
 	 * again each round), with a check that turns any miscount into an
 	 * error, which aborts the transaction; then the COMMIT. */
 	const char *pid_list = arr_done(&pids);
-	const char *p[11] = {pid_list,
+	const char *p[16] = {pid_list,
 	                     arr_done(&idxs),
 	                     arr_done(&leaves),
 	                     arr_done(&starts),
@@ -551,14 +593,21 @@ static void pending_read(PGresult *res, void *arg)
 	                     size_s,
 	                     root_s,
 	                     frontier,
-	                     old_s};
+	                     old_s,
+	                     arr_done(&actors),
+	                     arr_done(&targets),
+	                     arr_done(&actions),
+	                     arr_done(&datasets),
+	                     arr_done(&times)};
 	db_conn_query(
 	        s->conn,
-	        "WITH m AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS m(pid, "
-	        "idx, leaf)), e AS (INSERT INTO ledger_entries (idx, entry, leaf_hash, actor_org, "
-	        "target_org, action, dataset, created_at, pending_id) SELECT m.idx, p.entry, "
-	        "decode(m.leaf, 'hex'), p.actor_org, p.target_org, p.action, p.dataset, "
-	        "p.created_at, p.id FROM ledger_pending p JOIN m ON p.id = m.pid WHERE p.id = "
+	        "WITH m AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], "
+	        "$12::text[], $13::text[], $14::text[], $15::text[], $16::bigint[]) AS m(pid, idx, "
+	        "leaf, actor, target, action, dataset, t)), e AS (INSERT INTO ledger_entries (idx, "
+	        "entry, leaf_hash, actor_org, target_org, action, dataset, created_at, pending_id) "
+	        "SELECT m.idx, p.entry, decode(m.leaf, 'hex'), m.actor, m.target, m.action, "
+	        "m.dataset, 'epoch'::timestamptz + m.t * interval '1 microsecond', p.id FROM "
+	        "ledger_pending p JOIN m ON p.id = m.pid WHERE p.id = "
 	        "ANY($1::bigint[]) RETURNING 1), s AS (INSERT INTO ledger_subtrees (start, size, "
 	        "hash) SELECT a, b, decode(c, 'hex') FROM unnest($4::bigint[], $5::bigint[], "
 	        "$6::text[]) AS t(a, b, c)), r AS (INSERT INTO ledger_refused (id, entry, mac, "
@@ -569,8 +618,9 @@ static void pending_read(PGresult *res, void *arg)
 	        "WHERE id = 1 AND size = $11::bigint RETURNING 1) SELECT 1 / ((SELECT count(*) "
 	        "FROM "
 	        "e) = cardinality($1::bigint[]) AND (SELECT count(*) FROM h) = 1)::int",
-	        11, p, written, s);
+	        16, p, written, s);
 	free(pids.p), free(idxs.p), free(leaves.p), free(refused.p);
+	free(actors.p), free(targets.p), free(actions.p), free(datasets.p), free(times.p);
 	free(starts.p), free(sizes.p), free(hashes.p);
 }
 
@@ -644,10 +694,31 @@ static void vacuum_conn(db_conn *c, void *arg)
 	db_conn_exec(c, "VACUUM ledger_pending", vacuumed, s); /* not in a transaction */
 }
 
+/* Waiters past their deadline, while no round can run (the database is
+ * down): answered -1 now rather than when a round next ends. */
+static void expire(ledger_seq *s)
+{
+	int64_t now = now_us();
+	struct waiter **pp = &s->waiting;
+	while (*pp) {
+		struct waiter *w = *pp;
+		if (now < w->deadline) {
+			pp = &w->next;
+			continue;
+		}
+		*pp = w->next;
+		log_error("ledger: entry %lld not placed in the log within %d s",
+		          (long long)w->pending, (int)(PLACE_TIMEOUT_US / 1000000));
+		w->cb(-1, w->arg);
+		free(w);
+	}
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
 	ledger_seq *s = arg;
+	expire(s);
 	/* Dead rows of ledger_pending would make every round's read slower. */
 	if (s->moved >= 1000 && !s->vacuuming && db_pool_up(s->app->db)) {
 		s->moved = 0;

@@ -127,6 +127,9 @@ psql "$PGURL" -qc "ALTER TABLE ledger_entries ADD CONSTRAINT no_more CHECK (idx 
 req POST /v1/orgs "$OP" '{"name":"airbnb","kind":"HOLDER"}'
 expect_status 201 "a change commits with its entry while the tree cannot be written"
 check "its entry is pending" test "$(psql "$PGURL" -tAc "select count(*) from orgs o, ledger_pending p where o.name = 'airbnb' and p.target_org = 'airbnb'")" = 1
+# The pending row's own columns are not trusted: the log's are read from the
+# entry, whose MAC the sequencer checks.
+psql "$PGURL" -qc "UPDATE ledger_pending SET actor_org = 'mallory', target_org = 'nobody', dataset = 'ds-0000000000000000' WHERE target_org = 'airbnb'" >/dev/null
 curl -s -o "$FD_TMP/entries.out" -w '%{http_code}' "$URL/v1/ledger/entries?start=4" -H "Authorization: Bearer $REG" >"$FD_TMP/entries.status" &
 READER=$!
 sleep 2
@@ -135,6 +138,7 @@ psql "$PGURL" -qc "ALTER TABLE ledger_entries DROP CONSTRAINT no_more" >/dev/nul
 wait "$READER"
 check "then reads it, placed" test "$(jq -r '.leaves[0].decoded.targetOrg' "$FD_TMP/entries.out")" = airbnb
 check "as leaf 4" test "$(psql "$PGURL" -tAc "select idx from ledger_entries where target_org = 'airbnb'")" = 4
+check "its columns come from the entry, not from the tampered pending row" test "$(psql "$PGURL" -tAc "select actor_org || ',' || target_org || ',' || dataset from ledger_entries where idx = 4")" = "operator,airbnb,"
 check "nothing left pending" test "$(psql "$PGURL" -tAc "select count(*) from ledger_pending")" = 0
 
 # A pending row that no fiduciad wrote (its MAC does not verify under the
