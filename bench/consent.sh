@@ -64,7 +64,7 @@ CPU=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 	echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
 	echo "- command: \`bench/consent.sh $ROWS $CONSENTS $ROUNDS\`: $ROWS rows (200,000 drivers) in a personal dataset on fiduciad's embedded PostgreSQL; $NREC consent records imported with \`fiducia consent import --per-call 100000\` ($IMPORT_RATE records/s); then \`bench_scan\`, one thread, the dataset's sealed SUBJECT and \`speed_kmh\` columns held in memory"
 	echo "- plain: open and decode both columns of every chunk, sum the measure over every row"
-	echo "- with consent: the consent view for \`fiducia:MobilityPlanning\` loaded through \`consent_cache\` as every query loads it (consent was given for its parent \`dpv:ImproveTransportMobility\`), then the same scan summing only the rows \`consent_view_filter\` keeps ($KEPT rows)"
+	echo "- with consent: the consent view for \`fiducia:MobilityPlanning\` loaded through \`consent_cache\` as every query loads it (consent was given for its parent \`dpv:ImproveTransportMobility\`), then the same scan summing, through the mask it returns and without a branch, only the rows \`consent_view_filter\` keeps ($KEPT rows)"
 	echo "  - warm: the dataset's consent version is checked in PostgreSQL and is unchanged since the last query"
 	echo "  - after a withdrawal: one consenting driver withdraws (the SQL of \`DELETE .../consents/{subject}\`) just before the load, which then re-decides that subject only"
 	echo "  - cold: the first query of a process (every consenting subject read from PostgreSQL, every chunk's subject numbers built); also after an erasure or past a record's validity boundary"

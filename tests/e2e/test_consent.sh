@@ -147,12 +147,22 @@ done
 rows() { curl -s -H "Authorization: Bearer $HOME_T" "$URL/v1/datasets/$DS" | jq -r '.rows // "0"'; }
 check "303 rows" test "$(rows)" = 303
 OTHER3=$(grep -c '^other-3,' "$FD_TMP/stays1.csv")
+peek() { "$FIDUCIA_BUILD/vault_peek" "$PGURL" "$DATA/keys/kek.key" "$DS" 0 3; }
+peek >"$FD_TMP/before.txt"
+check "the stored values read back: 8 subjects, 303 rows" test "$(wc -l <"$FD_TMP/before.txt"),$(awk '{s += $2} END {print s}' "$FD_TMP/before.txt")" = "8,303"
 req POST "/v1/datasets/$DS/subjects/$MARK/erase" "$NAV"; expect_status 404 "another holder cannot erase"
 req POST "/v1/datasets/$DS/subjects/$MARK/erase" "$HOME_T"; expect_status 200 "erase a subject"
 expect_json '.rowsErased' 103 "every row of theirs (100 + 3)"
 expect_json '.chunksResealed' 2 "from both chunks"
 expect_json '.consentRecordsErased | tonumber >= 2' true "with their consent records"
 check "the dataset holds 200 rows" test "$(rows)" = 200
+# Read back: the erased subject's rows are gone, every other subject's rows and
+# values are exactly as they were.
+peek >"$FD_TMP/after.txt"
+ERASED=$(comm -23 "$FD_TMP/before.txt" "$FD_TMP/after.txt")
+check "exactly one subject's rows are gone" test "$(wc -l <<<"$ERASED")" = 1
+check "... the erased subject's 103 rows" test "$(awk '{print $2}' <<<"$ERASED")" = 103
+check "every other subject's rows and values intact" test "$(comm -13 "$FD_TMP/before.txt" "$FD_TMP/after.txt" | wc -l),$(wc -l <"$FD_TMP/after.txt")" = "0,7"
 req POST "/v1/datasets/$DS/verify" "$HOME_T"; expect_json '.ok' true "every ciphertext still opens, the emptied chunk accounted for"
 expect_json '.rows' 200 "200 rows remain in the vault"
 req GET "/v1/datasets/$DS/consents/$MARK" "$HOME_T"; expect_status 404 "no consent record left"
