@@ -217,7 +217,8 @@ int main(int argc, char **argv)
 					counted += consent_view_filter(view, ch[i].sealed[0], &sc,
 					                               keep);
 					for (uint32_t k = 0; k < ch[i].rows; k++)
-						sum += mc.f[k] * keep[k]; /* masked, without a branch */
+						sum += mc.f[k] *
+						       keep[k]; /* masked, without a branch */
 					/* the subjects the change rounds withdraw: consenting ones
 					 */
 					for (uint32_t k = 0; i == 0 && mode == 1 && k < sc.ndict &&
