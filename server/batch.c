@@ -241,7 +241,7 @@ bool batch_parse_timestamp(const char *p, size_t n, int64_t *micros)
 
 /* ---- UTF-8 ------------------------------------------------------------- */
 
-static bool utf8_valid(const unsigned char *s, size_t n)
+bool batch_utf8_valid(const unsigned char *s, size_t n)
 {
 	size_t i = 0;
 	while (i < n) {
@@ -530,7 +530,7 @@ static bool set_text(batch *b, int c, size_t r, const char *p, size_t n, where w
 			b->arena_used += (size_t)m;
 			p = t;
 			n = (size_t)m;
-		} else if (n > BATCH_MAX_STRING || !utf8_valid((const unsigned char *)p, n) ||
+		} else if (n > BATCH_MAX_STRING || !batch_utf8_valid((const unsigned char *)p, n) ||
 		           memchr(p, 0, n)) {
 			FAULT("%s %zu, column %s: not valid UTF-8 text of at most %d bytes", w.unit,
 			      w.n, sc->name, BATCH_MAX_STRING);
@@ -572,7 +572,7 @@ static bool set_text(batch *b, int c, size_t r, const char *p, size_t n, where w
 			      w.unit, w.n, sc->name);
 		return true;
 	case SCHEMA_STRING:
-		if (n > BATCH_MAX_STRING || !utf8_valid((const unsigned char *)p, n) ||
+		if (n > BATCH_MAX_STRING || !batch_utf8_valid((const unsigned char *)p, n) ||
 		    memchr(p, 0, n))
 			FAULT("%s %zu, column %s: not valid UTF-8 text of at most %d bytes", w.unit,
 			      w.n, sc->name, BATCH_MAX_STRING);
@@ -746,7 +746,7 @@ bool batch_parse_csv(batch *b, const schema *s, const uint8_t *subject_key, cons
 		if (k < 0) {
 			/* The message first: f may point into the arena batch_free frees. */
 			if (fl && fl <= SCHEMA_NAME_MAX &&
-			    utf8_valid((const unsigned char *)f, fl) && !memchr(f, 0, fl))
+			    batch_utf8_valid((const unsigned char *)f, fl) && !memchr(f, 0, fl))
 				snprintf(err, errlen,
 				         "line 1, header field %d: unknown column \"%.*s\"", nf + 1,
 				         (int)fl, f);
