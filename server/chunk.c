@@ -529,3 +529,13 @@ oom:
 	batch_free(out);
 	return false;
 }
+
+size_t chunk_rows_by_dict(const chunk_column *c, const uint8_t *by_dict, uint8_t *keep)
+{
+	size_t kept = 0;
+	for (uint32_t r = 0; r < c->rows; r++) {
+		keep[r] = by_dict[c->idx[r]];
+		kept += keep[r];
+	}
+	return kept;
+}

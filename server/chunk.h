@@ -66,6 +66,11 @@ bool chunk_decode(const uint8_t *pt, size_t len, schema_type t, bool subject, ui
                   chunk_column *out, char *err, size_t errlen) __attribute__((warn_unused_result));
 void chunk_column_free(chunk_column *c);
 
+/* keep[r] = by_dict[c->idx[r]] for each row of a dictionary-encoded column
+ * (STRING or SUBJECT): what is decided per distinct value, spread to the
+ * rows. Returns how many rows are kept. */
+size_t chunk_rows_by_dict(const chunk_column *c, const uint8_t *by_dict, uint8_t *keep);
+
 /* A batch of the rows of a decoded chunk (every column of schema s, in
  * cols) whose keep[] is true, to encode again. Strings point into the
  * decoded plaintexts. Free with batch_free. */

@@ -125,7 +125,8 @@ void consent_set_free(consent_set *s)
 
 size_t consent_filter_chunk(const consent_set *s, const chunk_column *subj, uint8_t *keep)
 {
-	uint8_t small[4096], *allowed = subj->ndict <= sizeof small ? small : malloc(subj->ndict);
+	uint8_t small[4096] = {0},
+	        *allowed = subj->ndict <= sizeof small ? small : malloc(subj->ndict);
 	if (!allowed)
 		abort();
 	/* The table is larger than the caches: look a few entries ahead, so
@@ -139,11 +140,7 @@ size_t consent_filter_chunk(const consent_set *s, const chunk_column *subj, uint
 		allowed[k] =
 		        consent_set_has(s, subj->pseudonyms + (size_t)k * BATCH_PSEUDONYM_BYTES);
 	}
-	size_t kept = 0;
-	for (uint32_t r = 0; r < subj->rows; r++) {
-		keep[r] = allowed[subj->idx[r]];
-		kept += keep[r];
-	}
+	size_t kept = chunk_rows_by_dict(subj, allowed, keep);
 	if (allowed != small)
 		free(allowed);
 	return kept;
@@ -182,18 +179,10 @@ static void set_loaded(PGresult *res, void *arg)
 void consent_set_load(struct app *app, const char *dataset, const char *purpose,
                       int64_t at_unix_micros, consent_set_cb cb, void *arg)
 {
-	/* The query's purpose satisfies consent given for it or for any of its
-	 * ancestors (it isA each of them), never for a descendant. Records with
-	 * no purpose withdrawn (nearly all) are decided without a subquery. */
-	char list[4096] = "{";
-	size_t len = 1;
-	int i = pdp_vocab_find(app->vocab, purpose);
-	while (i >= 0 && len + 80 < sizeof list) {
-		len += (size_t)snprintf(list + len, sizeof list - len, "%s\"%s\"",
-		                        len > 1 ? "," : "", pdp_vocab_id(app->vocab, (size_t)i));
-		i = pdp_vocab_parent(app->vocab, (size_t)i);
-	}
-	snprintf(list + len, sizeof list - len, "}");
+	/* Records with no purpose withdrawn (nearly all) are decided without a
+	 * subquery. */
+	char list[4096];
+	consent_purpose_list(app->vocab, purpose, list, sizeof list);
 	char at[32];
 	snprintf(at, sizeof at, "%lld", (long long)at_unix_micros);
 	struct set_load *l = malloc(sizeof *l);

@@ -404,17 +404,14 @@ size_t consent_view_filter(consent_view *v, const uint8_t nonce[CHUNK_NONCE_BYTE
 		cmap_insert(c, m);
 	}
 
-	uint8_t small[4096], *allowed = subj->ndict <= sizeof small ? small : malloc(subj->ndict);
+	uint8_t small[4096] = {0},
+	        *allowed = subj->ndict <= sizeof small ? small : malloc(subj->ndict);
 	if (!allowed)
 		abort();
 	const cbits *bm = v->bm;
 	for (uint32_t k = 0; k < subj->ndict; k++)
 		allowed[k] = bits_test(bm, m->nos[k]);
-	size_t kept = 0;
-	for (uint32_t r = 0; r < subj->rows; r++) {
-		keep[r] = allowed[subj->idx[r]];
-		kept += keep[r];
-	}
+	size_t kept = chunk_rows_by_dict(subj, allowed, keep);
 	if (allowed != small)
 		free(allowed);
 	cmap_release(c, m);
@@ -678,6 +675,21 @@ static void loaded(PGresult *res, void *arg)
 	vload_done(l, v);
 }
 
+void consent_purpose_list(const struct pdp_vocab *vocab, const char *purpose, char *out, size_t n)
+{
+	size_t len = 1;
+	out[0] = '{';
+	int i = pdp_vocab_find(vocab, purpose);
+	while (i >= 0) {
+		const char *id = pdp_vocab_id(vocab, (size_t)i);
+		if (len + strlen(id) + 4 >= n)
+			break; /* cannot happen with the vocabulary's ids; never overflow */
+		len += (size_t)snprintf(out + len, n - len, "%s\"%s\"", len > 1 ? "," : "", id);
+		i = pdp_vocab_parent(vocab, (size_t)i);
+	}
+	snprintf(out + len, n - len, "}");
+}
+
 void consent_view_load(struct app *app, const char *dataset, const char *purpose,
                        int64_t at_unix_micros, consent_view_cb cb, void *arg)
 {
@@ -687,20 +699,7 @@ void consent_view_load(struct app *app, const char *dataset, const char *purpose
 	l->app = app;
 	l->d = dstate_get(app->consents, dataset);
 	snprintf(l->purpose, sizeof l->purpose, "%s", purpose);
-	/* The query's purpose satisfies consent given for it or for any of its
-	 * ancestors (it isA each of them), never for a descendant. */
-	size_t len = 1;
-	l->list[0] = '{';
-	int i = pdp_vocab_find(app->vocab, purpose);
-	while (i >= 0) {
-		const char *id = pdp_vocab_id(app->vocab, (size_t)i);
-		if (len + strlen(id) + 4 >= sizeof l->list)
-			break; /* cannot happen with the vocabulary's ids; never overflow */
-		len += (size_t)snprintf(l->list + len, sizeof l->list - len, "%s\"%s\"",
-		                        len > 1 ? "," : "", id);
-		i = pdp_vocab_parent(app->vocab, (size_t)i);
-	}
-	snprintf(l->list + len, sizeof l->list - len, "}");
+	consent_purpose_list(app->vocab, purpose, l->list, sizeof l->list);
 	l->at = at_unix_micros;
 	snprintf(l->at_s, sizeof l->at_s, "%lld", (long long)at_unix_micros);
 	l->mode = LOAD_CHECK;

@@ -69,6 +69,13 @@ typedef struct consent_cache_stats {
 } consent_cache_stats;
 void consent_cache_stats_get(consent_cache *c, consent_cache_stats *out);
 
+/* The SQL array literal of purpose and its ancestors in the vocabulary
+ * (out: n >= 3 bytes): the purposes whose consent covers a query for
+ * purpose, which isA each of them; never a descendant. "{}" for an unknown
+ * purpose. */
+struct pdp_vocab;
+void consent_purpose_list(const struct pdp_vocab *vocab, const char *purpose, char *out, size_t n);
+
 /* SQL that every consent change runs, in its transaction, before writing:
  * bump the dataset's ($1) version and return it. CONSENT_SQL_BUMP_FULL also
  * makes every older cache reload in full (records deleted). CONSENT_SQL_VERSION

@@ -470,6 +470,22 @@ static void conn_arm(db_conn *c, short what)
 	event_add(c->ev, NULL);
 }
 
+/* After a PQsend* call: flush what fits and wait for the answer, or lose
+ * the connection. */
+static void conn_sent(db_conn *c, bool sent)
+{
+	if (!sent) {
+		conn_lost(c, PQerrorMessage(c->pg));
+		return;
+	}
+	int f = PQflush(c->pg);
+	if (f < 0) {
+		conn_lost(c, PQerrorMessage(c->pg));
+		return;
+	}
+	conn_arm(c, EV_READ | (f ? EV_WRITE : 0));
+}
+
 static void send_setup(db_conn *c)
 {
 	char sql[256];
@@ -481,16 +497,7 @@ static void send_setup(db_conn *c)
 		         c->pool->statement_timeout_ms);
 	conn_set_state(c, DB_CONN_SETUP);
 	deadline_arm(c);
-	if (!PQsendQuery(c->pg, sql)) {
-		conn_lost(c, PQerrorMessage(c->pg));
-		return;
-	}
-	int f = PQflush(c->pg);
-	if (f < 0) {
-		conn_lost(c, PQerrorMessage(c->pg));
-		return;
-	}
-	conn_arm(c, EV_READ | (f ? EV_WRITE : 0));
+	conn_sent(c, PQsendQuery(c->pg, sql));
 }
 
 /* Start libpq's non-blocking connect; hostaddr (a resolved address, or
@@ -994,18 +1001,27 @@ void db_acquire(db_pool *p, db_conn_cb cb, void *arg)
 	p->n_waiting++;
 }
 
-static void conn_query(db_conn *c, const char *sql, int nparams, const char *const *params,
-                       const int *lengths, const int *formats, db_result_cb cb, void *arg)
+/* A held connection takes a statement whose result goes to cb; false (cb
+ * then gets NULL, later) when the connection is broken. */
+static bool conn_take(db_conn *c, db_result_cb cb, void *arg)
 {
 	assert(c->state == DB_CONN_HELD);
 	if (c->broken) {
 		defer_result(c->pool, cb, arg, NULL);
-		return;
+		return false;
 	}
 	conn_set_state(c, DB_CONN_BUSY);
 	deadline_arm(c);
 	c->qcb = cb;
 	c->qarg = arg;
+	return true;
+}
+
+static void conn_query(db_conn *c, const char *sql, int nparams, const char *const *params,
+                       const int *lengths, const int *formats, db_result_cb cb, void *arg)
+{
+	if (!conn_take(c, cb, arg))
+		return;
 	int found = find_stmt(c, sql);
 	bool sent;
 	if (found >= 0) {
@@ -1045,39 +1061,14 @@ static void conn_query(db_conn *c, const char *sql, int nparams, const char *con
 	} else {
 		sent = PQsendQueryParams(c->pg, sql, nparams, NULL, params, lengths, formats, 0);
 	}
-	if (!sent) {
-		conn_lost(c, PQerrorMessage(c->pg));
-		return;
-	}
-	int f = PQflush(c->pg);
-	if (f < 0) {
-		conn_lost(c, PQerrorMessage(c->pg));
-		return;
-	}
-	conn_arm(c, EV_READ | (f ? EV_WRITE : 0));
+	conn_sent(c, sent);
 }
 
 void db_conn_exec(db_conn *c, const char *sql, db_result_cb cb, void *arg)
 {
-	assert(c->state == DB_CONN_HELD);
-	if (c->broken) {
-		defer_result(c->pool, cb, arg, NULL);
+	if (!conn_take(c, cb, arg))
 		return;
-	}
-	conn_set_state(c, DB_CONN_BUSY);
-	deadline_arm(c);
-	c->qcb = cb;
-	c->qarg = arg;
-	if (!PQsendQuery(c->pg, sql)) {
-		conn_lost(c, PQerrorMessage(c->pg));
-		return;
-	}
-	int f = PQflush(c->pg);
-	if (f < 0) {
-		conn_lost(c, PQerrorMessage(c->pg));
-		return;
-	}
-	conn_arm(c, EV_READ | (f ? EV_WRITE : 0));
+	conn_sent(c, PQsendQuery(c->pg, sql));
 }
 
 void db_conn_query(db_conn *c, const char *sql, int nparams, const char *const *params,

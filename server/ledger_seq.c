@@ -63,10 +63,7 @@ static void entry_mac(const struct app *app, const uint8_t *entry, size_t len,
 struct append {
 	ledger_done_cb cb;
 	void *arg;
-	uint8_t *entry;
-	size_t entry_len;
-	uint8_t mac[MAC_BYTES];
-	char actor[128], target[128], action[32], dataset[128];
+	ledger_pending_text t;
 };
 
 static void appended(PGresult *res, void *arg)
@@ -76,44 +73,8 @@ static void appended(PGresult *res, void *arg)
 	if (!ok)
 		log_error("ledger: cannot write an entry; the action it records fails too");
 	a->cb(ok, ok ? atoll(PQgetvalue(res, 0, 0)) : -1, a->arg);
-	free(a->entry);
+	ledger_pending_text_free(&a->t);
 	free(a);
-}
-
-void ledger_append(struct app *app, db_conn *conn, Fiducia__V1__LedgerEntry *e, ledger_done_cb cb,
-                   void *arg)
-{
-	if (!e->time_unix_micros)
-		e->time_unix_micros = now_us();
-	struct append *a = calloc(1, sizeof *a);
-	if (!a)
-		abort();
-	a->cb = cb;
-	a->arg = arg;
-	a->entry_len = protobuf_c_message_get_packed_size(&e->base);
-	a->entry = malloc(a->entry_len ? a->entry_len : 1);
-	if (!a->entry)
-		abort();
-	protobuf_c_message_pack(&e->base, a->entry);
-	entry_mac(app, a->entry, a->entry_len, a->mac);
-	snprintf(a->actor, sizeof a->actor, "%s", e->actor_org);
-	snprintf(a->target, sizeof a->target, "%s", e->target_org);
-	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
-	        &fiducia__v1__ledger_entry__action__descriptor, (int)e->action);
-	snprintf(a->action, sizeof a->action, "%s", v ? v->name : "UNKNOWN");
-	snprintf(a->dataset, sizeof a->dataset, "%s", e->dataset);
-	const char *p[6] = {(const char *)a->entry,
-	                    (const char *)a->mac,
-	                    a->actor,
-	                    a->target,
-	                    a->action,
-	                    a->dataset};
-	const int len[6] = {(int)a->entry_len, MAC_BYTES, 0, 0, 0, 0};
-	const int fmt[6] = {1, 1, 0, 0, 0, 0};
-	db_conn_query_bin(conn,
-	                  "INSERT INTO ledger_pending (entry, mac, actor_org, target_org, action, "
-	                  "dataset) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-	                  6, p, len, fmt, appended, a);
 }
 
 void ledger_pending_text_init(struct app *app, Fiducia__V1__LedgerEntry *e,
@@ -137,6 +98,24 @@ void ledger_pending_text_init(struct app *app, Fiducia__V1__LedgerEntry *e,
 	        &fiducia__v1__ledger_entry__action__descriptor, (int)e->action);
 	snprintf(out->action, sizeof out->action, "%s", v ? v->name : "UNKNOWN");
 	snprintf(out->dataset, sizeof out->dataset, "%s", e->dataset);
+}
+
+void ledger_append(struct app *app, db_conn *conn, Fiducia__V1__LedgerEntry *e, ledger_done_cb cb,
+                   void *arg)
+{
+	struct append *a = calloc(1, sizeof *a);
+	if (!a)
+		abort();
+	a->cb = cb;
+	a->arg = arg;
+	ledger_pending_text_init(app, e, &a->t);
+	const char *p[6] = {a->t.entry_hex, a->t.mac_hex, a->t.actor,
+	                    a->t.target,    a->t.action,  a->t.dataset};
+	db_conn_query(conn,
+	              "INSERT INTO ledger_pending (entry, mac, actor_org, target_org, action, "
+	              "dataset) VALUES (decode($1, 'hex'), decode($2, 'hex'), $3, $4, $5, $6) "
+	              "RETURNING id",
+	              6, p, appended, a);
 }
 
 void ledger_pending_text_free(ledger_pending_text *t)
