@@ -156,6 +156,8 @@ typedef struct pdp_obligations {
 	pdp_period budget_period;               /* valid when has_epsilon_budget */
 	pdp_granularity finest_granularity;     /* finest time bucket allowed; NONE: any */
 	uint32_t max_contributions_per_subject; /* 0: none */
+	bool has_dominance;                     /* SUM dominance rule; false: server default */
+	double dominance;                       /* top contributor's max share, in (0, 1] */
 } pdp_obligations;
 
 typedef enum pdp_rule_type {

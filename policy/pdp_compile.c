@@ -195,6 +195,7 @@ enum {
 	PDP_LO_MEASURES,
 	PDP_LO_MAX_CONTRIB,
 	PDP_LO_PERSONAL,
+	PDP_LO_DOMINANCE,
 	PDP_LO_COUNT_
 };
 
@@ -248,6 +249,8 @@ static const struct pdp_lo_def {
                                 PDP_CLS_OBLIGATION, PDP_T_INTEGER},
         [PDP_LO_PERSONAL] = {"fiducia:personalData", PDP_OPB(PDP_OP_EQ), PDP_CLS_COND,
                              PDP_T_BOOLEAN},
+        [PDP_LO_DOMINANCE] = {"fiducia:dominanceThreshold", PDP_OPB(PDP_OP_LTEQ),
+                              PDP_CLS_OBLIGATION, PDP_T_DECIMAL},
 };
 
 /* ODRL 2.2 action names a rule may carry. Permissions may only name "aggregate". */
@@ -617,6 +620,18 @@ static bool pdp_right(pdp_cctx *c, pdp_rule *r, int lo, int op, json_t *ro)
 		r->obls |= PDP_O_MAX_CONTRIB;
 		r->max_contrib = (uint32_t)json_integer_value(v);
 		return true;
+	case PDP_LO_DOMINANCE: {
+		if (!json_is_number(v))
+			return pdp_fail(c, "fiducia:dominanceThreshold must be a number");
+		double s = json_number_value(v);
+		if (!(s > 0))
+			return pdp_fail(c, "fiducia:dominanceThreshold must be greater than 0");
+		if (s > 1)
+			return pdp_fail(c, "fiducia:dominanceThreshold must be at most 1");
+		r->obls |= PDP_O_DOMINANCE;
+		r->dominance = s;
+		return true;
+	}
 	case PDP_LO_PERSONAL:
 		if (!json_is_boolean(v))
 			return pdp_fail(c, "fiducia:personalData must be true or false");

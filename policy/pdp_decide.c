@@ -296,6 +296,10 @@ static void pdp_merge(pdp_obligations *ob, const pdp_rule *r)
 	if ((o & PDP_O_MAX_CONTRIB) && (ob->max_contributions_per_subject == 0 ||
 	                                r->max_contrib < ob->max_contributions_per_subject))
 		ob->max_contributions_per_subject = r->max_contrib;
+	if ((o & PDP_O_DOMINANCE) && (!ob->has_dominance || r->dominance < ob->dominance)) {
+		ob->has_dominance = true;
+		ob->dominance = r->dominance;
+	}
 }
 
 /* Whether policy p permits the request; records matches, reasons and obligations. */

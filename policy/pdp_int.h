@@ -70,6 +70,7 @@ enum {
 	PDP_O_EPS_BUDGET = 1u << 2,
 	PDP_O_PERIOD = 1u << 3,
 	PDP_O_MAX_CONTRIB = 1u << 4,
+	PDP_O_DOMINANCE = 1u << 5,
 };
 
 /* ODRL actions a rule may name; only AGGREGATE and USE concern a data user's request. */
@@ -101,6 +102,7 @@ typedef struct pdp_rule {
 	pdp_granularity gran; /* finest bucket allowed */
 	uint32_t min_k, max_contrib;
 	double eps_query, eps_budget;
+	double dominance; /* share in (0, 1] */
 	pdp_period period;
 } pdp_rule;
 

@@ -378,6 +378,61 @@ static const ecase cases[] = {
                  ""),
          .purpose = "dpv:PublicBenefit", .want = PERMIT, .matched = "bP0 dP0 dP1",
          .oblig = "k=30 eq=0.3 cap=4"},
+        /* --- fiducia:dominanceThreshold (absent: has_dominance false, the server's 0.85) --- */
+        {"dominanceThreshold alone", .ds = DSP(C("fiducia:dominanceThreshold", "lteq", "0.6")),
+         .purpose = "dpv:PublicBenefit", .measures = "SUM:x", .want = PERMIT, .matched = "bP0 dP0",
+         .oblig = "dom=0.6"},
+        {"dominanceThreshold of 1 is reported as set",
+         .ds = DSP(C("fiducia:dominanceThreshold", "lteq", "1")), .purpose = "dpv:PublicBenefit",
+         .want = PERMIT, .oblig = "dom=1"},
+        {"dominanceThreshold as a typed literal",
+         .ds = DSP(C("fiducia:dominanceThreshold", "lteq", "{'@value':0.7,'@type':'xsd:decimal'}")),
+         .purpose = "dpv:PublicBenefit", .want = PERMIT, .oblig = "dom=0.7"},
+        {"dominanceThreshold absent: not set", .ds = DSP(C("fiducia:minGroupSize", "gteq", "5")),
+         .purpose = "dpv:PublicBenefit", .measures = "SUM:x", .want = PERMIT, .oblig = "k=5"},
+        {"dominanceThreshold absent under the example baseline", .base = "@baseline", STAYS_OK,
+         .want = PERMIT, .oblig = "k=20 eq=0.5 eb=5/P3M gran=MONTH cap=12"},
+        {"dominanceThreshold: two permissions apply, the second's smaller share wins",
+         .ds = PT_DS(PT_PERM(C("fiducia:dominanceThreshold", "lteq", "0.8")) "," PT_PERM(
+                             C("fiducia:dominanceThreshold", "lteq", "0.5")),
+                     ""),
+         .purpose = "dpv:PublicBenefit", .want = PERMIT, .matched = "bP0 dP0 dP1",
+         .oblig = "dom=0.5"},
+        {"dominanceThreshold: two permissions apply, the first's smaller share wins",
+         .ds = PT_DS(PT_PERM(C("fiducia:dominanceThreshold", "lteq", "0.4")) "," PT_PERM(
+                             C("fiducia:dominanceThreshold", "lteq", "0.9")),
+                     ""),
+         .purpose = "dpv:PublicBenefit", .want = PERMIT, .matched = "bP0 dP0 dP1",
+         .oblig = "dom=0.4"},
+        {"dominanceThreshold: only one of two permissions sets it",
+         .ds = PT_DS(PT_PERM(C("fiducia:minGroupSize", "gteq", "7")) "," PT_PERM(
+                             C("fiducia:dominanceThreshold", "lteq", "0.75")),
+                     ""),
+         .purpose = "dpv:PublicBenefit", .want = PERMIT, .matched = "bP0 dP0 dP1",
+         .oblig = "k=7 dom=0.75"},
+        {"dominanceThreshold: a permission that does not apply sets nothing",
+         .ds = PT_DS(PT_PERM(C("fiducia:dominanceThreshold", "lteq", "0.9")) "," PT_PERM(
+                             C("purpose", "isA", "'dpv:ImproveHealthcare'") "," C(
+                                     "fiducia:dominanceThreshold", "lteq", "0.3")),
+                     ""),
+         .purpose = "dpv:PublicBenefit", .want = PERMIT, .matched = "bP0 dP0", .oblig = "dom=0.9"},
+        {"dominanceThreshold: the baseline's smaller share wins",
+         .base = PT_BASE(PT_PERM(C("fiducia:dominanceThreshold", "lteq", "0.5")), ""),
+         .ds = DSP(C("fiducia:dominanceThreshold", "lteq", "0.85")), .purpose = "dpv:PublicBenefit",
+         .want = PERMIT, .oblig = "dom=0.5"},
+        {"dominanceThreshold: the dataset's smaller share wins",
+         .base = PT_BASE(PT_PERM(C("fiducia:dominanceThreshold", "lteq", "0.9")), ""),
+         .ds = DSP(C("fiducia:dominanceThreshold", "lteq", "0.25")), .purpose = "dpv:PublicBenefit",
+         .want = PERMIT, .oblig = "dom=0.25"},
+        {"dominanceThreshold: set by the baseline only",
+         .base = PT_BASE(PT_PERM(C("fiducia:dominanceThreshold", "lteq", "0.6")), ""),
+         .ds = DSP(C("fiducia:minGroupSize", "gteq", "3")), .purpose = "dpv:PublicBenefit",
+         .want = PERMIT, .oblig = "k=3 dom=0.6"},
+        {"dominanceThreshold: zero on a DENY",
+         .ds = DSP(C("fiducia:dominanceThreshold", "lteq", "0.5") "," C("fiducia:personalData",
+                                                                        "eq", "true")),
+         .purpose = "dpv:PublicBenefit", .want = DENY,
+         .reason = "dataset permission 0 applies to personal data only", .oblig = ""},
         /* --- fiducia:timeGranularity ------------------------------------------------------- */
         {"granularity: finer than allowed",
          .ds = DSP(C("fiducia:timeGranularity", "gteq", "'WEEK'")), .groups = "ts:DAY",
@@ -670,6 +725,10 @@ static void render_oblig(const pdp_obligations *o, char *out, size_t cap)
 		PUT("%sgran=%s", n ? " " : "", pdp_granularity_name(o->finest_granularity));
 	if (o->max_contributions_per_subject)
 		PUT("%scap=%u", n ? " " : "", o->max_contributions_per_subject);
+	if (o->has_dominance)
+		PUT("%sdom=%g", n ? " " : "", o->dominance);
+	else if (o->dominance != 0)
+		PUT("%sdom-unset=%g", n ? " " : "", o->dominance);
 #undef PUT
 }
 
@@ -790,6 +849,45 @@ static void test_reasons_bounded(void)
 	CHECK_STR_EQ(d.reasons[0], "no request");
 }
 
+/* The dominance fields themselves: unset without a constraint (the server then applies its
+ * default 0.85), the smallest share of every applying permission otherwise. */
+static void test_dominance_fields(void)
+{
+	static const char *const none = PT_DSP(C("fiducia:minGroupSize", "gteq", "5"));
+	static const char *const two =
+	        PT_DS(PT_PERM(C("fiducia:dominanceThreshold", "lteq", "0.7")) "," PT_PERM(
+	                      C("fiducia:dominanceThreshold", "lteq", "0.55")),
+	              "");
+	static const pdp_measure sum = {PDP_AGG_SUM, "x"};
+	pdp_request q = {.requester_org = "city-lyon",
+	                 .requester_kind = PDP_KIND_PUBLIC_AUTHORITY,
+	                 .role = PDP_ROLE_USER,
+	                 .dataset = "ds1",
+	                 .purpose = "dpv:PublicBenefit",
+	                 .action = PDP_ACTION_AGGREGATE,
+	                 .measures = &sum,
+	                 .n_measures = 1};
+	pdp_error err;
+	pdp_decision d;
+
+	pdp_policy *p = pt_compile(PDP_SCOPE_DATASET, none, &err);
+	CHECK(p != NULL);
+	memset(&d, 0x5a, sizeof d);
+	CHECK(pdp_decide(open_base, p, &q, 1781524800, &d) == PDP_PERMIT);
+	CHECK(!d.obligations.has_dominance);
+	CHECK(d.obligations.dominance == 0);
+	pdp_policy_free(p);
+
+	p = pt_compile(PDP_SCOPE_DATASET, two, &err);
+	CHECK(p != NULL);
+	memset(&d, 0x5a, sizeof d);
+	CHECK(pdp_decide(open_base, p, &q, 1781524800, &d) == PDP_PERMIT);
+	CHECK(d.n_matched == 3);
+	CHECK(d.obligations.has_dominance);
+	CHECK(d.obligations.dominance == 0.55);
+	pdp_policy_free(p);
+}
+
 /* Policies passed in the wrong slot, or from different vocabularies, deny. */
 static void test_misuse(void)
 {
@@ -820,4 +918,4 @@ static void test_misuse(void)
 }
 
 TEST_MAIN(TU_CASE(test_table), TU_CASE(test_reasons_truncate), TU_CASE(test_reasons_bounded),
-          TU_CASE(test_misuse))
+          TU_CASE(test_dominance_fields), TU_CASE(test_misuse))
