@@ -365,6 +365,12 @@ static void cmap_insert(consent_cache *c, cmap *m)
 size_t consent_view_filter(consent_view *v, const uint8_t nonce[CHUNK_NONCE_BYTES],
                            const chunk_column *subj, uint8_t *keep)
 {
+	return consent_view_numbers(v, nonce, subj, keep, NULL);
+}
+
+size_t consent_view_numbers(consent_view *v, const uint8_t nonce[CHUNK_NONCE_BYTES],
+                            const chunk_column *subj, uint8_t *keep, uint32_t *nos)
+{
 	consent_cache *c = v->c;
 	dstate *d = v->d;
 	size_t uni_n = __atomic_load_n(&d->n, __ATOMIC_ACQUIRE);
@@ -411,6 +417,9 @@ size_t consent_view_filter(consent_view *v, const uint8_t nonce[CHUNK_NONCE_BYTE
 	const cbits *bm = v->bm;
 	for (uint32_t k = 0; k < subj->ndict; k++)
 		allowed[k] = bits_test(bm, m->nos[k]);
+	if (nos)
+		for (uint32_t k = 0; k < subj->ndict; k++)
+			nos[k] = allowed[k] ? m->nos[k] : 0;
 	size_t kept = chunk_rows_by_dict(subj, allowed, keep);
 	if (allowed != small)
 		free(allowed);

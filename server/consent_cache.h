@@ -55,6 +55,11 @@ void consent_view_load(struct app *app, const char *dataset, const char *purpose
  * nonce: the first CHUNK_NONCE_BYTES of that column's sealed bytes. */
 size_t consent_view_filter(consent_view *v, const uint8_t nonce[CHUNK_NONCE_BYTES],
                            const chunk_column *subj, uint8_t *keep);
+/* The same, and for each dictionary entry of the column its subject's
+ * number in the dataset's universe (dense from 1), or 0 when the view does
+ * not count it: nos has subj->ndict entries (NULL: not wanted). */
+size_t consent_view_numbers(consent_view *v, const uint8_t nonce[CHUNK_NONCE_BYTES],
+                            const chunk_column *subj, uint8_t *keep, uint32_t *nos);
 bool consent_view_has(const consent_view *v, const uint8_t *pseudonym);
 size_t consent_view_size(const consent_view *v); /* subjects counted */
 void consent_view_release(consent_view *v);

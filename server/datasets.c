@@ -177,6 +177,7 @@ struct ds_load {
 	http_req *r;
 	ds_loaded_cb cb;
 	unsigned who;
+	char id[DS_ID_LEN + 1];
 };
 
 static void ds_loaded(PGresult *res, void *arg)
@@ -185,12 +186,13 @@ static void ds_loaded(PGresult *res, void *arg)
 	http_req *r = l->r;
 	ds_loaded_cb cb = l->cb;
 	unsigned who = l->who;
+	char id[DS_ID_LEN + 1];
+	memcpy(id, l->id, sizeof id);
 	free(l);
 	if (!pg_ok(res, PGRES_TUPLES_OK)) {
 		pg_reply_error(r, res, "read the dataset");
 		return;
 	}
-	const char *id = http_param(r, "ds");
 	if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 1), "ACTIVE") != 0) {
 		http_reply_error(r, 404, "not_found", "no dataset %s", id);
 		return;
@@ -198,7 +200,7 @@ static void ds_loaded(PGresult *res, void *arg)
 	bool owner = strcmp(PQgetvalue(res, 0, 0), r->claims.org) == 0 &&
 	             r->claims.role == AUTH_ROLE_HOLDER;
 	bool reader = r->claims.role == AUTH_ROLE_OPERATOR || r->claims.role == AUTH_ROLE_REGULATOR;
-	if (!owner && !((who & DS_READERS) && reader)) {
+	if (!owner && !((who & DS_READERS) && reader) && !(who & DS_ANY)) {
 		http_reply_error(r, 404, "not_found", "no dataset %s", id);
 		return;
 	}
@@ -285,7 +287,11 @@ static void ds_loaded(PGresult *res, void *arg)
 /* Load dataset {ds} with every key unwrapped, for `who`; replies 404 itself. */
 void ds_load(http_req *r, unsigned who, ds_loaded_cb cb)
 {
-	const char *id = http_param(r, "ds");
+	ds_load_id(r, http_param(r, "ds"), who, cb);
+}
+
+void ds_load_id(http_req *r, const char *id, unsigned who, ds_loaded_cb cb)
+{
 	if (!ds_id_valid(id)) {
 		http_reply_error(r, 404, "not_found", "no dataset %s",
 		                 id && strlen(id) < 64 && printable(id, 64) ? id : "with that id");
@@ -297,6 +303,7 @@ void ds_load(http_req *r, unsigned who, ds_loaded_cb cb)
 	l->r = r;
 	l->cb = cb;
 	l->who = who;
+	snprintf(l->id, sizeof l->id, "%s", id);
 	const char *p[1] = {id};
 	db_query(r->app->db,
 	         "SELECT d.holder, d.state, d.personal_data, d.columns::text, d.chunk_rows, "

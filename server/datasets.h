@@ -14,7 +14,8 @@
 
 #define DS_ID_LEN 19 /* "ds-" + 16 hex */
 
-enum { DS_OWNER = 1, DS_READERS = 2 }; /* who may act: its holder; + operator, regulator */
+/* who may act: its holder; + operator, regulator; anyone (the caller decided) */
+enum { DS_OWNER = 1, DS_READERS = 2, DS_ANY = 4 };
 
 typedef struct ds {
 	char id[DS_ID_LEN + 1];
@@ -32,6 +33,8 @@ typedef void (*ds_loaded_cb)(http_req *r, ds *d);
  * for `who` (its holder; with DS_READERS also the operator and regulators);
  * otherwise reply 404 (or 5xx) and do not call cb. cb owns d (ds_free). */
 void ds_load(http_req *r, unsigned who, ds_loaded_cb cb);
+/* The same for the dataset named id (a request body's). */
+void ds_load_id(http_req *r, const char *id, unsigned who, ds_loaded_cb cb);
 void ds_free(ds *d);
 /* The DEK of a version, NULL if there is none. */
 const uint8_t *ds_dek(const ds *d, int version);

@@ -108,6 +108,7 @@ struct db_conn {
 	char **pend_params;
 	int *pend_lengths, *pend_formats; /* NULL for text parameters */
 	bool pend_borrowed;               /* pend_params belong to the caller */
+	int resfmt;                       /* the statement in flight: 1 binary results */
 };
 
 struct db_pool {
@@ -807,9 +808,9 @@ static void conn_event_cb(evutil_socket_t fd, short what, void *arg)
 			char name[16];
 			snprintf(name, sizeof name, "s%d", c->nstmts++);
 			c->preparing = false;
-			bool sent = PQsendQueryPrepared(c->pg, name, c->pend_n,
-			                                (const char *const *)c->pend_params,
-			                                c->pend_lengths, c->pend_formats, 0);
+			bool sent = PQsendQueryPrepared(
+			        c->pg, name, c->pend_n, (const char *const *)c->pend_params,
+			        c->pend_lengths, c->pend_formats, c->resfmt);
 			clear_pending(c);
 			int f = sent ? PQflush(c->pg) : -1;
 			if (f < 0) {
@@ -1018,16 +1019,18 @@ static bool conn_take(db_conn *c, db_result_cb cb, void *arg)
 }
 
 static void conn_query(db_conn *c, const char *sql, int nparams, const char *const *params,
-                       const int *lengths, const int *formats, db_result_cb cb, void *arg)
+                       const int *lengths, const int *formats, int resfmt, db_result_cb cb,
+                       void *arg)
 {
 	if (!conn_take(c, cb, arg))
 		return;
+	c->resfmt = resfmt;
 	int found = find_stmt(c, sql);
 	bool sent;
 	if (found >= 0) {
 		char name[16];
 		snprintf(name, sizeof name, "s%d", found);
-		sent = PQsendQueryPrepared(c->pg, name, nparams, params, lengths, formats, 0);
+		sent = PQsendQueryPrepared(c->pg, name, nparams, params, lengths, formats, resfmt);
 	} else if (c->nstmts < MAX_PREPARED) {
 		/* Parse now, execute when PostgreSQL confirms. Text parameters
 		 * are copied (the caller's strings may be gone by then); binary
@@ -1059,7 +1062,8 @@ static void conn_query(db_conn *c, const char *sql, int nparams, const char *con
 		c->preparing = true;
 		sent = PQsendPrepare(c->pg, name, sql, nparams, NULL);
 	} else {
-		sent = PQsendQueryParams(c->pg, sql, nparams, NULL, params, lengths, formats, 0);
+		sent = PQsendQueryParams(c->pg, sql, nparams, NULL, params, lengths, formats,
+		                         resfmt);
 	}
 	conn_sent(c, sent);
 }
@@ -1074,13 +1078,19 @@ void db_conn_exec(db_conn *c, const char *sql, db_result_cb cb, void *arg)
 void db_conn_query(db_conn *c, const char *sql, int nparams, const char *const *params,
                    db_result_cb cb, void *arg)
 {
-	conn_query(c, sql, nparams, params, NULL, NULL, cb, arg);
+	conn_query(c, sql, nparams, params, NULL, NULL, 0, cb, arg);
+}
+
+void db_conn_query_binres(db_conn *c, const char *sql, int nparams, const char *const *params,
+                          db_result_cb cb, void *arg)
+{
+	conn_query(c, sql, nparams, params, NULL, NULL, 1, cb, arg);
 }
 
 void db_conn_query_bin(db_conn *c, const char *sql, int nparams, const char *const *values,
                        const int *lengths, const int *formats, db_result_cb cb, void *arg)
 {
-	conn_query(c, sql, nparams, values, lengths, formats, cb, arg);
+	conn_query(c, sql, nparams, values, lengths, formats, 0, cb, arg);
 }
 
 void db_release(db_conn *c)

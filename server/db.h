@@ -53,6 +53,10 @@ void db_conn_query(db_conn *c, const char *sql, int nparams, const char *const *
 void db_conn_query_bin(db_conn *c, const char *sql, int nparams, const char *const *values,
                        const int *lengths, const int *formats, db_result_cb cb, void *arg);
 
+/* As db_conn_query (text parameters), with every result column in binary
+ * (bytea: the raw bytes, PQgetlength long). */
+void db_conn_query_binres(db_conn *c, const char *sql, int nparams, const char *const *params,
+                          db_result_cb cb, void *arg);
 /* Several statements separated by semicolons, without parameters, in one
  * round trip (the simple query protocol; each statement has its own
  * snapshot). A failing statement ends the string; cb gets the last result,

@@ -1,0 +1,113 @@
+/*
+ * aggregate: the query engine's scan. It runs a query plan (query.h) over
+ * decoded chunks: filters and time range, group keys (time buckets and
+ * dimensions), and the measures, hash-aggregated per group in exact
+ * integers (FLOAT64 measures in fixed point), each value first clamped to
+ * its column's schema bounds.
+ *
+ * Contribution bounding, for personal datasets: a subject may contribute to
+ * at most max_groups groups and at most max_rows rows in each. The first
+ * pass counts every (subject, group) pair's rows; agg_bound then picks, for
+ * a subject over the group cap, max_groups of its groups uniformly at
+ * random, and a second pass keeps, of a pair over the row cap, a uniform
+ * random max_rows of its rows (sequential selection sampling: row j of n is
+ * kept with probability (wanted - kept) / (n - j)), never the first ones.
+ * The second pass runs only when some cap was exceeded.
+ *
+ * The work splits into partitions, one per worker thread: for a personal
+ * dataset partition p owns the subjects numbered s with s % parts == p (and
+ * scans every chunk), so that a pair's rows are all in one partition and
+ * the sampling is exact; otherwise chunks are shared out and a partition
+ * takes every row of its chunks. Partitions never share memory; agg_finish
+ * merges them.
+ *
+ * Working memory: the groups (bounded by group_limit), their measures, and
+ * for a personal dataset one entry per (subject, group) pair. Pure: chunk,
+ * query and dp only.
+ */
+#ifndef FIDUCIA_AGGREGATE_H
+#define FIDUCIA_AGGREGATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chunk.h"
+#include "dp.h"
+#include "query.h"
+#include "schema.h"
+
+#define AGG_MAX_PARTS 64
+
+typedef struct agg_opts {
+	uint32_t max_rows;   /* per subject and group; 0: no cap */
+	uint32_t max_groups; /* per subject; 0: no cap */
+	size_t group_limit;  /* more groups than this fails the query */
+	int parts;           /* partitions, 1..AGG_MAX_PARTS */
+	bool need_fixed_dp;  /* fixed point small enough for dp_scale (see agg_new) */
+} agg_opts;
+
+/* One chunk as the scan sees it. */
+typedef struct agg_input {
+	uint32_t rows;
+	const chunk_column *cols[SCHEMA_MAX_COLUMNS]; /* agg_columns()'s, others NULL */
+	const uint8_t *keep;      /* rows that may be counted (consent); NULL: all */
+	const uint32_t *subj_nos; /* personal: a number > 0 per dictionary entry of the
+	                           * SUBJECT column (0 for rows not kept) */
+} agg_input;
+
+typedef struct agg agg;
+
+/* NULL with err when the plan cannot run (measure bounds too wide for the
+ * fixed point the noise needs). */
+agg *agg_new(const query_plan *p, const schema *s, const agg_opts *o, char *err, size_t errlen)
+        __attribute__((warn_unused_result));
+void agg_free(agg *a);
+
+/* Which columns a scan needs (need[c] set), the SUBJECT column included for
+ * a personal dataset. */
+void agg_columns(const agg *a, bool need[SCHEMA_MAX_COLUMNS]);
+
+/* Scan one chunk for partition part (threads may scan distinct partitions
+ * at once). false when the query exceeds group_limit groups. */
+bool agg_scan(agg *a, int part, const agg_input *in) __attribute__((warn_unused_result));
+
+/* After the first pass of every partition: decide which pairs and rows the
+ * caps drop. true when a second pass is needed: then scan every chunk again
+ * with the same inputs. rng: libsodium in production. */
+bool agg_bound(agg *a, dp_rng *rng);
+
+/* One group of the answer. */
+typedef struct agg_group {
+	char **keys;          /* formatted: one per group column */
+	int64_t rows;         /* rows counted */
+	int64_t contributors; /* distinct subjects (personal), else rows */
+	__int128 *sums;       /* per SUM/MEAN measure, in fixed point */
+	int64_t *hist;        /* per HISTOGRAM measure, nbins - 1 counts each */
+	double *dom_max;      /* per SUM/MEAN measure: the largest |contribution| */
+	double *dom_total;    /* ... and the sum of every |contribution| */
+} agg_group;
+
+/* Merge the partitions into groups sorted by key. false when they exceed
+ * group_limit. */
+bool agg_finish(agg *a) __attribute__((warn_unused_result));
+size_t agg_ngroups(const agg *a);
+const agg_group *agg_get(const agg *a, size_t i);
+
+/* Per measure: the index of its sum (SUM, MEAN) or histogram (HISTOGRAM)
+ * in agg_group, and the fixed-point scale of its column (value = sum /
+ * scale). */
+int agg_slot(const agg *a, size_t measure);
+double agg_scale(const agg *a, size_t measure);
+/* The largest |value| of a measure's column, in fixed point. */
+uint64_t agg_bound_fixed(const agg *a, size_t measure);
+/* Statistics for the answer's notes and the benchmark. */
+typedef struct agg_stats {
+	uint64_t rows_scanned, rows_matched, rows_dropped_by_caps;
+	uint64_t pairs, subjects_capped;
+	bool second_pass;
+	size_t bytes; /* working memory at its largest */
+} agg_stats;
+void agg_stats_get(const agg *a, agg_stats *out);
+
+#endif

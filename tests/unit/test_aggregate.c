@@ -1,0 +1,476 @@
+/*
+ * aggregate.c and disclose.c on small hand-built chunks whose right answer
+ * is known: every measure, bucket and filter; consent masks; partitions
+ * giving the same answer as one; contribution caps dropping rows by random
+ * sampling (not the first ones) and groups per subject; suppression by k;
+ * partition selection; the dominance rule; the group limit; and the noise
+ * scales and epsilon split.
+ */
+#include "testutil.h"
+
+#include "../../server/schema.c"
+#include "../../server/batch.c"
+#include "../../server/query.c"
+#include "../../server/dp.c"
+#include "../../server/aggregate.c"
+#include "../../server/disclose.c"
+#include "pbjson.h"
+
+#include <sodium.h>
+
+/* schema: 0 subject, 1 time, 2 district (STRING), 3 road (INT64), 4 speed
+ * (FLOAT64 0..200), 5 delay (INT64 0..1000) */
+static schema S;
+
+static void col(Fiducia__V1__Column *c, const char *name, Fiducia__V1__Column__Type t,
+                Fiducia__V1__Column__Role r, double min, double max)
+{
+	Fiducia__V1__Column init = FIDUCIA__V1__COLUMN__INIT;
+	*c = init;
+	c->name = (char *)name;
+	c->type = t;
+	c->role = r;
+	c->min = min;
+	c->max = max;
+}
+
+static void make_schema(bool personal)
+{
+	Fiducia__V1__Column c[6], *p[6];
+	col(&c[0], "driver_id", FIDUCIA__V1__COLUMN__TYPE__STRING,
+	    FIDUCIA__V1__COLUMN__ROLE__SUBJECT, 0, 0);
+	col(&c[1], "pub_time", FIDUCIA__V1__COLUMN__TYPE__TIMESTAMP,
+	    FIDUCIA__V1__COLUMN__ROLE__TIME, 0, 0);
+	col(&c[2], "district", FIDUCIA__V1__COLUMN__TYPE__STRING,
+	    FIDUCIA__V1__COLUMN__ROLE__DIMENSION, 0, 0);
+	col(&c[3], "road_type", FIDUCIA__V1__COLUMN__TYPE__INT64,
+	    FIDUCIA__V1__COLUMN__ROLE__DIMENSION, 0, 0);
+	col(&c[4], "speed_kmh", FIDUCIA__V1__COLUMN__TYPE__FLOAT64,
+	    FIDUCIA__V1__COLUMN__ROLE__MEASURE, 0, 200);
+	col(&c[5], "delay_s", FIDUCIA__V1__COLUMN__TYPE__INT64, FIDUCIA__V1__COLUMN__ROLE__MEASURE,
+	    0, 1000);
+	for (int i = 0; i < 6; i++)
+		p[i] = &c[i];
+	char err[256];
+	if (personal) {
+		CHECK(schema_from_pb(&S, true, 6, p, err, sizeof err));
+	} else {
+		CHECK(schema_from_pb(&S, false, 5, p + 1, err, sizeof err));
+	}
+}
+
+static bool plan(const char *json, query_plan *p)
+{
+	ProtobufCMessage *m = NULL;
+	pbjson_error pe;
+	char err[256];
+	if (!pbjson_decode(&fiducia__v1__query__descriptor, json, strlen(json), NULL, &m, &pe)) {
+		fprintf(stderr, "pbjson: %s\n", pe.message);
+		return false;
+	}
+	bool ok = query_plan_build((Fiducia__V1__Query *)m, &S, p, err, sizeof err);
+	if (!ok)
+		fprintf(stderr, "plan: %s\n", err);
+	protobuf_c_message_free_unpacked(m, NULL);
+	return ok;
+}
+
+/* A hand-built chunk: n rows. */
+#define MAXR 256
+typedef struct rowset {
+	uint32_t n;
+	uint32_t subj[MAXR]; /* subject number, 0: none */
+	int64_t t[MAXR];
+	const char *district[MAXR];
+	int64_t road[MAXR];
+	double speed[MAXR];
+	int64_t delay[MAXR];
+	uint8_t keep[MAXR];
+} rowset;
+
+typedef struct built {
+	chunk_column c[6];
+	batch_str dict[MAXR];
+	uint32_t didx[MAXR], sidx[MAXR];
+	uint32_t nos[MAXR + 1];
+	agg_input in;
+} built;
+
+static void build_chunk(const rowset *rs, built *b, bool personal)
+{
+	memset(b, 0, sizeof *b);
+	uint32_t n = rs->n, nd = 0;
+	for (uint32_t r = 0; r < n; r++) {
+		uint32_t k = 0;
+		while (k < nd && strcmp(b->dict[k].p, rs->district[r]))
+			k++;
+		if (k == nd) {
+			b->dict[nd].p = rs->district[r];
+			b->dict[nd].len = (uint32_t)strlen(rs->district[r]);
+			nd++;
+		}
+		b->didx[r] = k;
+		b->sidx[r] = r; /* one dictionary entry per row: fine for the scan */
+		b->nos[r] = rs->subj[r];
+	}
+	int off = personal ? 0 : -1;
+	chunk_column *c = b->c;
+	if (personal) {
+		c[0].rows = n;
+		c[0].ndict = n;
+		c[0].idx = b->sidx;
+	}
+	c[off + 1].rows = n;
+	c[off + 1].i = (int64_t *)rs->t;
+	c[off + 2].rows = n;
+	c[off + 2].ndict = nd;
+	c[off + 2].dict = b->dict;
+	c[off + 2].idx = b->didx;
+	c[off + 3].rows = n;
+	c[off + 3].i = (int64_t *)rs->road;
+	c[off + 4].rows = n;
+	c[off + 4].f = (double *)rs->speed;
+	c[off + 5].rows = n;
+	c[off + 5].i = (int64_t *)rs->delay;
+	b->in.rows = n;
+	for (int i = 0; i < S.ncols; i++)
+		b->in.cols[i] = &c[i];
+	b->in.keep = rs->keep;
+	b->in.subj_nos = personal ? b->nos : NULL;
+}
+
+#define DAY0 INT64_C(1767225600000000) /* 2026-01-01T00:00:00Z */
+#define H    INT64_C(3600000000)
+
+static const agg_group *find(const agg *a, const char *k0, const char *k1)
+{
+	for (size_t g = 0; g < agg_ngroups(a); g++) {
+		const agg_group *G = agg_get(a, g);
+		if (strcmp(G->keys[0], k0) == 0 && (!k1 || strcmp(G->keys[1], k1) == 0))
+			return G;
+	}
+	return NULL;
+}
+
+static agg *run(const query_plan *p, const agg_opts *o, built *chunks, size_t nchunks, dp_rng *rng)
+{
+	char err[256];
+	agg *a = agg_new(p, &S, o, err, sizeof err);
+	CHECK(a != NULL);
+	if (!a)
+		return NULL;
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t c = 0; c < nchunks; c++)
+			for (int pt = 0; pt < o->parts; pt++)
+				if (S.personal || (int)(c % (size_t)o->parts) == pt)
+					CHECK(agg_scan(a, pt, &chunks[c].in));
+		if (pass == 0 && !agg_bound(a, rng))
+			break;
+	}
+	CHECK(agg_finish(a));
+	return a;
+}
+
+/* Non-personal: every measure, DAY and MONTH buckets, filters and the time
+ * range, against sums worked out by hand. */
+static void test_measures(void)
+{
+	make_schema(false);
+	static rowset rs;
+	memset(&rs, 0, sizeof rs);
+	/* day 1: Lyon 1er: 3 rows (road 1,2,3), Lyon 2e: 1 row; day 2: Lyon 1er: 2 */
+	const char *d[] = {"Lyon 1er", "Lyon 1er", "Lyon 1er", "Lyon 2e", "Lyon 1er", "Lyon 1er"};
+	int64_t t[] = {DAY0 + H,     DAY0 + 2 * H,  DAY0 + 23 * H,
+	               DAY0 + 5 * H, DAY0 + 25 * H, DAY0 + 47 * H};
+	int64_t road[] = {1, 2, 3, 1, 1, 2};
+	double speed[] = {10.5, 20.25, 300 /* clamped to 200 */, 40, 50, 60};
+	int64_t delay[] = {100, 200, 300, 400, -5 /* clamped to 0 */, 600};
+	rs.n = 6;
+	for (int r = 0; r < 6; r++) {
+		rs.district[r] = d[r];
+		rs.t[r] = t[r];
+		rs.road[r] = road[r];
+		rs.speed[r] = speed[r];
+		rs.delay[r] = delay[r];
+		rs.keep[r] = 1;
+	}
+	static built b;
+	build_chunk(&rs, &b, false);
+	query_plan p;
+	CHECK(plan("{\"dataset\":\"ds-0123456789abcdef\",\"purpose\":\"x\",\"measures\":["
+	           "{\"fn\":\"COUNT\"},{\"fn\":\"SUM\",\"column\":\"delay_s\"},{\"fn\":\"MEAN\","
+	           "\"column\":\"speed_kmh\"},{\"fn\":\"HISTOGRAM\",\"column\":\"speed_kmh\","
+	           "\"bins\":[0,20,100,200]}],\"groupBy\":[{\"column\":\"pub_time\",\"bucket\":"
+	           "\"DAY\"},{\"column\":\"district\"}]}",
+	           &p));
+	agg_opts o = {.group_limit = 100, .parts = 2};
+	dp_rng rng;
+	dp_rng_zero(&rng);
+	agg *a = run(&p, &o, &b, 1, &rng);
+	CHECK(agg_ngroups(a) == 3);
+	const agg_group *g = find(a, "2026-01-01T00:00:00Z", "Lyon 1er");
+	CHECK(g && g->rows == 3 && g->sums[0] == 600);
+	CHECK(g && g->sums[1] == (int64_t)(10.5e6 + 20.25e6 + 200e6));     /* fixed point */
+	CHECK(g && g->hist[0] == 1 && g->hist[1] == 1 && g->hist[2] == 1); /* 200: last bin */
+	g = find(a, "2026-01-02T00:00:00Z", "Lyon 1er");
+	CHECK(g && g->rows == 2 && g->sums[0] == 600 && g->contributors == 2);
+	/* sorted by key */
+	CHECK_STR_EQ(agg_get(a, 0)->keys[0], "2026-01-01T00:00:00Z");
+	CHECK_STR_EQ(agg_get(a, 2)->keys[0], "2026-01-02T00:00:00Z");
+	disc_params dp = {.min_k = 2};
+	disc_result res;
+	char err[256];
+	CHECK(disc_run(a, &p, &S, &dp, &rng, &res, err, sizeof err));
+	CHECK(res.nrows == 2 && res.suppressed_k == 1); /* Lyon 2e has one row */
+	CHECK(res.rows[0].nvalues == 6);
+	CHECK_STR_EQ(res.rows[0].values[1].measure, "SUM(delay_s)");
+	CHECK(res.rows[0].values[2].value > 76.916 && res.rows[0].values[2].value < 76.917);
+	CHECK_STR_EQ(res.rows[0].values[5].measure, "HISTOGRAM(speed_kmh)[100,200]");
+	CHECK(res.rows[0].values[0].scale == 0 && res.eps_spent_micro == 0);
+	disc_result_free(&res);
+	agg_free(a);
+	query_plan_free(&p);
+
+	/* filters, time range, MONTH and the INT64 dimension */
+	CHECK(plan(
+	        "{\"dataset\":\"ds-0123456789abcdef\",\"purpose\":\"x\",\"measures\":["
+	        "{\"fn\":\"COUNT\"}],\"groupBy\":[{\"column\":\"pub_time\",\"bucket\":"
+	        "\"MONTH\"},{\"column\":\"road_type\"}],\"filters\":[{\"column\":\"district\","
+	        "\"op\":\"NE\",\"values\":[\"Lyon 2e\"]},{\"column\":\"road_type\",\"op\":\"LE\","
+	        "\"values\":[\"2\"]}],\"timeRange\":{\"from\":\"2026-01-01T01:00:00Z\",\"to\":"
+	        "\"2026-01-02T23:00:00Z\"}}",
+	        &p));
+	a = run(&p, &o, &b, 1, &rng);
+	/* rows 0 (road 1), 1 (road 2), 4 (road 1); row 5 is at 23:00, excluded */
+	CHECK(agg_ngroups(a) == 2);
+	g = find(a, "2026-01-01T00:00:00Z", "1");
+	CHECK(g && g->rows == 2);
+	g = find(a, "2026-01-01T00:00:00Z", "2");
+	CHECK(g && g->rows == 1);
+	agg_free(a);
+	query_plan_free(&p);
+
+	/* IN on an INT64 dimension, a histogram, and a time range together */
+	CHECK(plan("{\"dataset\":\"ds-0123456789abcdef\",\"purpose\":\"x\",\"measures\":["
+	           "{\"fn\":\"COUNT\"},{\"fn\":\"HISTOGRAM\",\"column\":\"delay_s\",\"bins\":[0,"
+	           "150,1000]}],\"groupBy\":[{\"column\":\"pub_time\",\"bucket\":\"DAY\"},{"
+	           "\"column\":\"district\"}],\"filters\":[{\"column\":\"road_type\",\"op\":"
+	           "\"IN\",\"values\":[\"2\",\"1\"]}],\"timeRange\":{\"from\":\"2026-01-01T00:00:"
+	           "00Z\",\"to\":\"2026-02-01T00:00:00Z\"}}",
+	           &p));
+	a = run(&p, &o, &b, 1, &rng);
+	/* rows 0, 1 (day 1, Lyon 1er), 3 (day 1, Lyon 2e), 4 and 5 (day 2) */
+	CHECK(agg_ngroups(a) == 3);
+	g = find(a, "2026-01-01T00:00:00Z", "Lyon 1er");
+	CHECK(g && g->rows == 2 && g->hist[0] == 1 && g->hist[1] == 1);
+	agg_free(a);
+	query_plan_free(&p);
+
+	/* the group limit */
+	CHECK(plan("{\"dataset\":\"ds-0123456789abcdef\",\"purpose\":\"x\",\"measures\":["
+	           "{\"fn\":\"COUNT\"}],\"groupBy\":[{\"column\":\"pub_time\",\"bucket\":"
+	           "\"HOUR\"}]}",
+	           &p));
+	agg_opts small = {.group_limit = 5, .parts = 1};
+	char e2[128];
+	a = agg_new(&p, &S, &small, e2, sizeof e2);
+	CHECK(!agg_scan(a, 0, &b.in)); /* six distinct hours */
+	agg_free(a);
+	query_plan_free(&p);
+}
+
+/* Personal: consent masks, caps sampled at random, groups per subject. */
+static void test_caps(void)
+{
+	make_schema(true);
+	static rowset rs;
+	memset(&rs, 0, sizeof rs);
+	/* subject 1: 10 rows in Lyon 1er with delays 1..10; subject 2: one row
+	 * in each of 4 districts; subject 3: withdrawn (keep 0), 5 rows. */
+	uint32_t n = 0;
+	for (int i = 1; i <= 10; i++, n++) {
+		rs.subj[n] = 1;
+		rs.district[n] = "Lyon 1er";
+		rs.delay[n] = i;
+		rs.keep[n] = 1;
+	}
+	const char *ds[] = {"Lyon 1er", "Lyon 2e", "Lyon 3e", "Lyon 4e"};
+	for (int i = 0; i < 4; i++, n++) {
+		rs.subj[n] = 2;
+		rs.district[n] = ds[i];
+		rs.delay[n] = 100;
+		rs.keep[n] = 1;
+	}
+	for (int i = 0; i < 5; i++, n++) {
+		rs.subj[n] = 3;
+		rs.district[n] = "Lyon 1er";
+		rs.delay[n] = 500;
+		rs.keep[n] = 0;
+	}
+	rs.n = n;
+	for (uint32_t r = 0; r < n; r++)
+		rs.t[r] = DAY0;
+	static built b;
+	build_chunk(&rs, &b, true);
+	for (uint32_t r = 0; r < n; r++)
+		if (!rs.keep[r])
+			b.nos[r] = 0; /* what consent_view_filter gives a row not kept */
+	query_plan p;
+	CHECK(plan("{\"dataset\":\"ds-0123456789abcdef\",\"purpose\":\"x\",\"measures\":["
+	           "{\"fn\":\"COUNT\"},{\"fn\":\"COUNT_SUBJECTS\"},{\"fn\":\"SUM\",\"column\":"
+	           "\"delay_s\"}],\"groupBy\":[{\"column\":\"district\"}]}",
+	           &p));
+	/* no caps: everything consented counts, in one partition or three */
+	for (int parts = 1; parts <= 3; parts += 2) {
+		agg_opts o = {.group_limit = 100, .parts = parts};
+		dp_rng rng;
+		dp_rng_seeded(&rng, 1);
+		agg *a = run(&p, &o, &b, 1, &rng);
+		const agg_group *g = find(a, "Lyon 1er", NULL);
+		CHECK(g && g->rows == 11 && g->contributors == 2 && g->sums[0] == 155);
+		CHECK(agg_ngroups(a) == 4);
+		/* dominance: subject 1 holds 55 of 155 in Lyon 1er: 35% */
+		CHECK(g && g->dom_max[0] == 100 && g->dom_total[0] == 155);
+		agg_free(a);
+	}
+	/* C = 3 rows per group, L0 = 2 groups per subject */
+	agg_opts o = {.group_limit = 100, .parts = 2, .max_rows = 3, .max_groups = 2};
+	uint64_t seen_sums[64] = {0};
+	size_t distinct = 0;
+	int first_three = 0;
+	for (uint64_t seed = 1; seed <= 40; seed++) {
+		dp_rng rng;
+		dp_rng_seeded(&rng, seed);
+		agg *a = run(&p, &o, &b, 1, &rng);
+		agg_stats st;
+		agg_stats_get(a, &st);
+		CHECK(st.second_pass && st.subjects_capped == 1);
+		int64_t rows = 0, s2 = 0, sum1 = 0;
+		for (size_t g = 0; g < agg_ngroups(a); g++) {
+			const agg_group *G = agg_get(a, g);
+			rows += G->rows;
+			if (strcmp(G->keys[0], "Lyon 1er") == 0)
+				sum1 = (int64_t)G->sums[0];
+			s2 += G->contributors;
+		}
+		/* subject 1: 3 rows; subject 2: 2 of its 4 groups */
+		CHECK(rows == 5);
+		CHECK(s2 == 3 || s2 == 2); /* subject 2 may or may not keep Lyon 1er */
+		int64_t s1 = sum1 % 100;   /* subject 1's three sampled delays */
+		CHECK(s1 >= 1 + 2 + 3 && s1 <= 8 + 9 + 10);
+		if (s1 == 6)
+			first_three++;
+		size_t k = 0;
+		while (k < distinct && seen_sums[k] != (uint64_t)s1)
+			k++;
+		if (k == distinct && distinct < 64)
+			seen_sums[distinct++] = (uint64_t)s1;
+		agg_free(a);
+	}
+	CHECK(distinct >= 8);    /* not always the same rows */
+	CHECK(first_three < 10); /* not the first ones by order */
+	query_plan_free(&p);
+}
+
+/* Suppression: partition selection under DP, the dominance rule, and the
+ * noise scales and epsilon split. */
+static void test_disclosure(void)
+{
+	make_schema(true);
+	static rowset rs;
+	memset(&rs, 0, sizeof rs);
+	uint32_t n = 0;
+	/* Lyon 1er: 200 subjects, delay 10 each; Lyon 2e: one subject. Lyon 3e:
+	 * 20 subjects, one of them with delay 1000, the others 1. */
+	for (uint32_t s = 1; s <= 200; s++, n++) {
+		rs.subj[n] = s;
+		rs.district[n] = "Lyon 1er";
+		rs.delay[n] = 10;
+	}
+	rs.subj[n] = 201;
+	rs.district[n] = "Lyon 2e";
+	rs.delay[n++] = 10;
+	for (uint32_t s = 0; s < 20; s++, n++) {
+		rs.subj[n] = 202 + s;
+		rs.district[n] = "Lyon 3e";
+		rs.delay[n] = s == 0 ? 1000 : 1;
+	}
+	rs.n = n;
+	for (uint32_t r = 0; r < n; r++) {
+		rs.keep[r] = 1;
+		rs.t[r] = DAY0;
+	}
+	static built b;
+	build_chunk(&rs, &b, true);
+	query_plan p;
+	CHECK(plan("{\"dataset\":\"ds-0123456789abcdef\",\"purpose\":\"x\",\"measures\":["
+	           "{\"fn\":\"COUNT\"},{\"fn\":\"SUM\",\"column\":\"delay_s\"}],\"groupBy\":[{"
+	           "\"column\":\"district\"}]}",
+	           &p));
+	agg_opts o = {.group_limit = 100,
+	              .parts = 1,
+	              .max_rows = 1,
+	              .max_groups = 1,
+	              .need_fixed_dp = true};
+	dp_rng zero;
+	dp_rng_zero(&zero);
+	agg *a = run(&p, &o, &b, 1, &zero);
+	char err[256];
+	disc_result res;
+	/* Without DP: k = 2 suppresses Lyon 2e; dominance suppresses Lyon 3e
+	 * (1000 of 1019). */
+	disc_params nodp = {
+	        .min_k = 2, .dominance = 0.85, .personal = true, .max_rows = 1, .max_groups = 1};
+	CHECK(disc_run(a, &p, &S, &nodp, &zero, &res, err, sizeof err));
+	CHECK(res.nrows == 1 && res.suppressed_k == 1 && res.suppressed_dominance == 1);
+	CHECK_STR_EQ(agg_get(a, res.rows[0].group)->keys[0], "Lyon 1er");
+	disc_result_free(&res);
+	nodp.dominance = 0;
+	CHECK(disc_run(a, &p, &S, &nodp, &zero, &res, err, sizeof err));
+	CHECK(res.nrows == 2 && res.suppressed_dominance == 0);
+	disc_result_free(&res);
+	/* DP, epsilon 3 over three shares (COUNT, SUM, selection): scale 1 for
+	 * counts (C = L0 = 1), 1000 for the sum; the threshold for one subject
+	 * is 2 + the noise's 1 - 2e-8 quantile: ln(1e8/...) about 18. */
+	disc_params dp = {.dp = true,
+	                  .eps_micro = 3000000,
+	                  .min_k = 2,
+	                  .personal = true,
+	                  .max_rows = 1,
+	                  .max_groups = 1};
+	CHECK(disc_run(a, &p, &S, &dp, &zero, &res, err, sizeof err));
+	CHECK(res.shares == 3 && res.eps_spent_micro == 3000000);
+	CHECK(res.suppressed_selection == 1); /* one subject: never released, noise 0 */
+	CHECK(res.nrows == 2);
+	CHECK(res.rows[0].values[0].scale == 1.0);
+	CHECK(res.rows[0].values[1].scale == 1000.0);
+	CHECK(res.rows[0].values[0].ci95 >= 2 && res.rows[0].values[0].ci95 <= 4);
+	disc_result_free(&res);
+	/* With real noise, Lyon 2e (one subject) stays out over many draws and
+	 * Lyon 1er (200) is always in; its count is noisy. */
+	dp_rng sod;
+	dp_rng_sodium(&sod);
+	int out2 = 0, in1 = 0, exact = 0;
+	for (int i = 0; i < 200; i++) {
+		CHECK(disc_run(a, &p, &S, &dp, &sod, &res, err, sizeof err));
+		for (size_t r = 0; r < res.nrows; r++) {
+			const char *k = agg_get(a, res.rows[r].group)->keys[0];
+			if (strcmp(k, "Lyon 2e") == 0)
+				out2++;
+			if (strcmp(k, "Lyon 1er") == 0) {
+				in1++;
+				exact += res.rows[r].values[0].value == 200;
+			}
+		}
+		disc_result_free(&res);
+	}
+	CHECK(out2 == 0 && in1 == 200 && exact < 120);
+	/* too small an epsilon for exact noise is an error, not a release */
+	disc_params tiny = dp;
+	tiny.eps_micro = 2;
+	CHECK(!disc_run(a, &p, &S, &tiny, &sod, &res, err, sizeof err));
+	agg_free(a);
+	query_plan_free(&p);
+}
+
+TEST_MAIN(TU_CASE(test_measures), TU_CASE(test_caps), TU_CASE(test_disclosure))
