@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./deploy/install-deps.sh
-./deploy/build.sh build
+./deploy/build.sh build -DFIDUCIA_TEST_HOOKS=OFF
 
 DATA=${FIDUCIA_DATA:-$PWD/fiducia-data}
 PORT=${FIDUCIA_PORT:-8080}

@@ -14,5 +14,6 @@ extern const http_route datasets_routes[]; /* datasets.c */
 extern const http_route policies_routes[]; /* policies.c */
 extern const http_route consent_routes[];  /* consent.c */
 extern const http_route reports_routes[];  /* reports.c */
+extern const http_route queries_routes[];  /* queries.c */
 
 #endif

@@ -20,6 +20,7 @@ struct ledger_seq;
 struct workers;
 struct pdp_vocab;
 struct consent_cache;
+struct colcache;
 
 struct app {
 	const struct config *cfg;
@@ -34,6 +35,7 @@ struct app {
 	struct workers *workers;        /* CPU-heavy work off the loop */
 	struct pdp_vocab *vocab;        /* the purpose vocabulary (policy/purposes.json) */
 	struct consent_cache *consents; /* what queries filter on (consent_cache.h) */
+	struct colcache *columns;       /* decrypted columns queries keep (colcache.h) */
 	int schema_version;             /* the latest migration this binary knows */
 };
 

@@ -86,6 +86,20 @@ static const struct cf_option options[] = {
         {"consent_cache_bytes", CF_INT, OFF(consent_cache_bytes), 0, 1LL << 40, "268435456",
          "memory for the subject numbers of chunks that consent filtering keeps between "
          "queries (pseudonyms and numbers only; 0 = none kept)"},
+        {"query_cache_bytes", CF_INT, OFF(query_cache_bytes), 0, 1LL << 40, "1073741824",
+         "memory for decrypted columns kept between queries (wiped on eviction; 0 = none "
+         "kept)"},
+        {"query_max_groups", CF_INT, OFF(query_max_groups), 1, 10000000, "100000",
+         "a query with more groups than this is refused"},
+        {"query_max_groups_per_subject", CF_INT, OFF(query_max_groups_per_subject), 1, 1000000,
+         "16",
+         "groups of one query a subject may contribute to (the others are dropped at "
+         "random)"},
+        {"query_max_rows_per_subject", CF_INT, OFF(query_max_rows_per_subject), 1, 1000000, "10",
+         "rows per group a subject may contribute when the policy sets no "
+         "maxContributionsPerSubject"},
+        {"query_noise", CF_STR, OFF(query_noise), 0, 0, "laplace",
+         "differential-privacy noise: laplace (the only value a release build accepts)"},
         {"ledger_origin", CF_STR, OFF(ledger_origin), 0, 0, "fiducia.localhost/ledger",
          "the ledger's checkpoint origin line and signing key name (e.g. "
          "fiducia.example.eu/ledger)"},
@@ -332,6 +346,19 @@ bool config_finish(config *c, char *err, size_t errlen)
 		errf(err, errlen, "option log_level: \"%s\" is not debug, info, warn or error",
 		     c->log_level);
 		return false;
+	}
+	if (strcmp(c->query_noise, "laplace") != 0) {
+#ifdef FIDUCIA_TEST_HOOKS
+		if (strcmp(c->query_noise, "zero") != 0 || c->production) {
+			errf(err, errlen,
+			     "option query_noise: laplace (zero, for tests, never with "
+			     "production)");
+			return false;
+		}
+#else
+		errf(err, errlen, "option query_noise: only laplace (this is not a test build)");
+		return false;
+#endif
 	}
 	if (!*c->tls_cert != !*c->tls_key) {
 		errf(err, errlen, "options tls_cert and tls_key must be set together");

@@ -39,6 +39,11 @@ typedef struct config {
 	long long chunk_rows;
 	long long pseudonym_cache;
 	long long consent_cache_bytes;
+	long long query_cache_bytes;
+	long long query_max_groups;
+	long long query_max_groups_per_subject;
+	long long query_max_rows_per_subject;
+	char *query_noise; /* "laplace"; "zero" only with FIDUCIA_TEST_HOOKS */
 	char *intermediary_name;
 	char *intermediary_contact;
 	char *ledger_key_file;

@@ -22,6 +22,7 @@
 #include "kek_rotate.h"
 #include "policies.h"
 #include "consent.h"
+#include "colcache.h"
 #include "consent_cache.h"
 
 #include <errno.h>
@@ -378,13 +379,17 @@ int main(int argc, char **argv)
 		die("start-up", "cannot allocate the consent cache");
 		goto out;
 	}
+	if (!(app.columns = colcache_new((size_t)cfg.query_cache_bytes))) {
+		die("start-up", "cannot allocate the column cache");
+		goto out;
+	}
 	if (!(app.workers = workers_new(app.base, (int)cfg.worker_threads))) {
 		die("start-up", "cannot start the worker threads");
 		goto out;
 	}
-	static const http_route *const tables[] = {health_routes,   whoami_routes,   orgs_routes,
-	                                           datasets_routes, policies_routes, consent_routes,
-	                                           reports_routes,  ledger_routes,   NULL};
+	static const http_route *const tables[] = {
+	        health_routes,  whoami_routes,  orgs_routes,   datasets_routes, policies_routes,
+	        consent_routes, reports_routes, ledger_routes, queries_routes,  NULL};
 	if (!(app.http = http_server_new(&app, tables, err, sizeof err))) {
 		die("http", err);
 		goto out;
@@ -410,6 +415,7 @@ out:
 		event_free(sd.sigint);
 	http_server_free(app.http);
 	workers_free(app.workers);
+	colcache_free(app.columns);
 	consent_cache_free(app.consents);
 	batch_cache_free();
 	pdp_vocab_free(app.vocab);
