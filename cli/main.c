@@ -22,6 +22,8 @@ static const struct cli_cmd *const commands[] = {
         &cmd_deposit_entry,
         &cmd_policy_entry,
         &cmd_consent_entry,
+        &cmd_query_entry,
+        &cmd_budget_entry,
         &cmd_ledger_entry, /* one per line: this comment keeps clang-format from packing */
         NULL,
 };

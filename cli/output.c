@@ -1,12 +1,14 @@
 /*
- * Printing for the fiducia CLI: one-line JSON, RFC 3339 times, "label: value"
- * fields, aligned tables, and the one shape of every error message. Text that
+ * Printing for the fiducia CLI: one-line JSON, RFC 3339 times, numbers,
+ * "label: value" fields, aligned tables, CSV fields, and the one shape of
+ * every error message. Text that
  * came from the server is filtered of control characters before it reaches a
  * terminal.
  */
 #include "output.h"
 #include "cli.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +34,70 @@ const char *output_time(char buf[OUTPUT_TIME_MAX], const Google__Protobuf__Times
 	if (!gmtime_r(&t, &tm) || strftime(buf, OUTPUT_TIME_MAX, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		snprintf(buf, OUTPUT_TIME_MAX, "-");
 	return buf;
+}
+
+/* "NaN", "Infinity", "-Infinity" (the proto3 JSON spellings) when v is not finite. */
+static bool number_special(char buf[OUTPUT_NUM_MAX], double v)
+{
+	if (isfinite(v))
+		return false;
+	snprintf(buf, OUTPUT_NUM_MAX, "%s", isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity");
+	return true;
+}
+
+const char *output_number(char buf[OUTPUT_NUM_MAX], double v)
+{
+	if (number_special(buf, v))
+		return buf;
+	double a = fabs(v);
+	if (a == 0) {
+		snprintf(buf, OUTPUT_NUM_MAX, "0");
+		return buf;
+	}
+	if (a < 1e-4 || a >= 1e15) {
+		snprintf(buf, OUTPUT_NUM_MAX, "%.6g", v);
+		return buf;
+	}
+	int e = (int)floor(log10(a)); /* -4 .. 14 */
+	int decimals = e >= 5 ? 0 : 5 - e;
+	snprintf(buf, OUTPUT_NUM_MAX, "%.*f", decimals, v);
+	if (decimals > 0) {
+		size_t n = strlen(buf);
+		while (n > 0 && buf[n - 1] == '0')
+			buf[--n] = '\0';
+		if (n > 0 && buf[n - 1] == '.')
+			buf[--n] = '\0';
+	}
+	return buf;
+}
+
+const char *output_number_exact(char buf[OUTPUT_NUM_MAX], double v)
+{
+	if (number_special(buf, v))
+		return buf;
+	for (int p = 15; p <= 17; p++) {
+		snprintf(buf, OUTPUT_NUM_MAX, "%.*g", p, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	return buf;
+}
+
+void output_csv_field(FILE *out, const char *s)
+{
+	if (!s)
+		s = "";
+	if (!s[strcspn(s, ",\"\r\n")]) {
+		fputs(s, out);
+		return;
+	}
+	fputc('"', out);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', out);
+		fputc(*s, out);
+	}
+	fputc('"', out);
 }
 
 void output_text(FILE *out, const char *s)
@@ -143,6 +209,15 @@ bool output_table_add(output_table *t, const char *const *cells)
 	return true;
 }
 
+/* Columns s takes on a terminal: its UTF-8 characters (continuation bytes not counted). */
+static size_t text_width(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
 void output_table_print(const output_table *t, FILE *out)
 {
 	size_t *w = calloc(t->ncols, sizeof *w);
@@ -150,7 +225,7 @@ void output_table_print(const output_table *t, FILE *out)
 		return;
 	for (size_t r = 0; r < t->nrows; r++)
 		for (size_t c = 0; c < t->ncols; c++) {
-			size_t n = strlen(t->cells[r * t->ncols + c]);
+			size_t n = text_width(t->cells[r * t->ncols + c]);
 			if (n > w[c])
 				w[c] = n;
 		}
@@ -159,7 +234,7 @@ void output_table_print(const output_table *t, FILE *out)
 			const char *s = t->cells[r * t->ncols + c];
 			output_text(out, s);
 			if (c + 1 < t->ncols)
-				fprintf(out, "%*s", (int)(w[c] - strlen(s) + 2), "");
+				fprintf(out, "%*s", (int)(w[c] - text_width(s) + 2), "");
 		}
 		fputc('\n', out);
 	}

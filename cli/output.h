@@ -38,7 +38,25 @@ void output_text(FILE *out, const char *s);
  */
 int output_call_error(const char *url, client_status st, const client_result *res);
 
-/* A table of text columns, printed aligned with two spaces between them. */
+#define OUTPUT_NUM_MAX 48 /* bytes of a formatted number, with NUL */
+
+/*
+ * v for a reader into buf: six significant digits without an exponent
+ * between 1e-4 and 1e15 (1234.5, 0.0125, 12345678), "%.6g" outside,
+ * "NaN", "Infinity" or "-Infinity" when not finite. Returns buf.
+ */
+const char *output_number(char buf[OUTPUT_NUM_MAX], double v);
+
+/* v in the fewest significant digits (15 to 17) that read back as exactly
+ * v, for machine-readable output. Returns buf. */
+const char *output_number_exact(char buf[OUTPUT_NUM_MAX], double v);
+
+/* s as one CSV field (RFC 4180): in double quotes, inner quotes doubled,
+ * when it holds a comma, a quote, CR or LF; as is otherwise. */
+void output_csv_field(FILE *out, const char *s);
+
+/* A table of text columns, printed aligned with two spaces between them
+ * (widths counted in UTF-8 characters). */
 typedef struct output_table output_table;
 
 /* ncols column headings (copied). NULL on out-of-memory. */
