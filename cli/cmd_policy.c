@@ -281,6 +281,8 @@ static int policy_explain(struct cli_ctx *ctx, int argc, char **argv)
 			if (o->max_contributions_per_subject)
 				printf(", at most %u rows per subject",
 				       o->max_contributions_per_subject);
+			if (o->dominance_threshold > 0)
+				printf(", dominance above %.0f%%", o->dominance_threshold * 100);
 			printf("\n");
 		}
 		for (size_t i = 0; i < d->n_matched; i++)

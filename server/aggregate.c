@@ -960,7 +960,9 @@ static int cmp_pair_subject(const void *x, const void *y, void *arg)
 	const uint64_t *key = arg;
 	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
 	uint64_t sa = key[a] >> 32, sb = key[b] >> 32;
-	return (sa > sb) - (sa < sb) ? (sa > sb) - (sa < sb) : (a > b) - (a < b);
+	if (sa != sb)
+		return sa > sb ? 1 : -1;
+	return (a > b) - (a < b);
 }
 
 bool agg_bound(agg *a, dp_rng *rng)

@@ -674,6 +674,7 @@ static void eval_loaded(PGresult *res, void *arg)
 		if (o->finest_granularity != PDP_GRAN_NONE)
 			ob.finest_time_bucket = (char *)pdp_granularity_name(o->finest_granularity);
 		ob.max_contributions_per_subject = o->max_contributions_per_subject;
+		ob.dominance_threshold = o->has_dominance ? o->dominance : 0;
 		out.obligations = &ob;
 	}
 	Fiducia__V1__Decision__RuleRef refs[PDP_MAX_MATCHED];

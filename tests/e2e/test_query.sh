@@ -20,7 +20,7 @@ fd_start qa --set "database_url=$PG_URL" --set query_noise=zero --set query_max_
 URL_A=$URL
 OP=$(fd_token operator operator)
 EX="$FIDUCIA_SRC/policy/examples"
-for o in "roadnav HOLDER" "city-lyon PUBLIC_AUTHORITY" "adco HOLDER"; do
+for o in "roadnav HOLDER" "city-lyon PUBLIC_AUTHORITY" "adco HOLDER" "cnil REGULATOR"; do
 	set -- $o
 	req POST /v1/orgs "$OP" "{\"name\":\"$1\",\"kind\":\"$2\"}"; expect_status 201 "create $1"
 done
@@ -238,6 +238,16 @@ check "never overspent" test "$(psql_ -c "SELECT spent_micro FROM budgets WHERE 
 req POST /v1/queries "$CITY" "$(PQ)"
 expect_status 200 "a repeat is still answered once the budget is spent"
 expect_json '.repeat' true "(it spends nothing)"
+
+# the regulator's activity report, from the ledger's QUERY entries
+REG=$(fd_token cnil regulator)
+req GET "/v1/reports/activity?dataset=$PR" "$REG"
+ROW='.rows[] | select(.requester == "city-lyon" and .purpose == "dpv:ImproveTransportMobility")'
+expect_json "$ROW | .queriesGranted" 13 "activity report: 13 answers (repeats included)"
+expect_json "$ROW | .queriesDenied" 2 "2 budget refusals"
+expect_json "$ROW | .epsilonSpent" 10 "epsilon 10 spent"
+expect_json "$ROW | .topDenialReasons[0].reason | startswith(\"budget exhausted\")" true "the denial reason"
+expect_json "$ROW | .techniques | index(\"differential privacy\") != null" true "differential privacy recorded"
 
 # ---- the CLI -----------------------------------------------------------------------------
 export FIDUCIA_URL=$URL FIDUCIA_TOKEN=$CITY
