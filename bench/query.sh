@@ -61,9 +61,11 @@ awk 'BEGIN { for (i = 0; i < 200000; i++) if (i % 4 != 3)
 "$BUILD/fiducia" consent import "$DS" "$TMP/consents.ndjson" --per-call 100000 >/dev/null
 # the plaintext table for PostgreSQL, in the same server
 PSQL=(psql "host=$TMP/data/pg/run dbname=fiducia user=fiducia" -v ON_ERROR_STOP=1 -qAt)
-"${PSQL[@]}" -c "CREATE TABLE bench_probes (driver_id text, pub_time_ms bigint, district text, road_type bigint, speed_kmh float8, delay_s bigint)"
-"${PSQL[@]}" -c "\\copy bench_probes FROM '$TMP/probes.csv' CSV HEADER"
-"${PSQL[@]}" -c "ALTER TABLE bench_probes ADD COLUMN pub_time timestamptz; UPDATE bench_probes SET pub_time = to_timestamp(pub_time_ms / 1000.0); ALTER TABLE bench_probes DROP COLUMN pub_time_ms; VACUUM ANALYZE bench_probes"
+"${PSQL[@]}" -c "CREATE UNLOGGED TABLE bench_stage (driver_id text, pub_time_ms bigint, district text, road_type bigint, speed_kmh float8, delay_s bigint)"
+"${PSQL[@]}" -c "\\copy bench_stage FROM '$TMP/probes.csv' CSV HEADER"
+"${PSQL[@]}" -c "CREATE TABLE bench_probes AS SELECT driver_id, to_timestamp(pub_time_ms / 1000.0) AS pub_time, district, road_type, speed_kmh, delay_s FROM bench_stage"
+"${PSQL[@]}" -c "DROP TABLE bench_stage"
+"${PSQL[@]}" -c "VACUUM ANALYZE bench_probes"
 rm -f "$TMP/probes.csv"
 SQL="SELECT date_trunc('day', pub_time AT TIME ZONE 'UTC'), district, count(*), sum(delay_s), avg(speed_kmh) FROM bench_probes GROUP BY 1, 2"
 

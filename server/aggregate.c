@@ -11,7 +11,7 @@
 #include <time.h>
 
 #define DENSE_MAX    (1u << 20) /* per-chunk combined key codes kept in an array */
-#define FIXED_DP_MAX ((double)((uint64_t)1 << 46))
+#define FIXED_DP_MAX ((double)((uint64_t)1 << 28)) /* dp_scale: sensitivity < 2^48 / 10^6 */
 #define US_HOUR      INT64_C(3600000000)
 #define US_DAY       INT64_C(86400000000)
 
@@ -74,7 +74,8 @@ typedef struct part {
 	int32_t *dense;
 	size_t dcap;
 	uint64_t scanned, matched, dropped;
-	bool failed;
+	bool failed, too_large;
+	size_t bytes; /* of the group and pair tables */
 } part;
 
 struct agg {
@@ -316,7 +317,7 @@ agg *agg_new(const query_plan *p, const schema *s, const agg_opts *o, char *err,
 		if (fixed >= 4.0e18 || (o->need_fixed_dp && fixed * caps > FIXED_DP_MAX)) {
 			agg_err(err, errlen,
 			        "$.measures[%zu]: the bounds of %s are too wide for exact noise "
-			        "(|value| times the contribution caps must stay below 2^46)",
+			        "(|value| times the contribution caps must stay below 2^28)",
 			        i, c->name);
 			free(a);
 			return NULL;
@@ -468,6 +469,14 @@ static int32_t group_of(agg *a, part *t, const int64_t *k)
 	}
 	if (t->ng == t->gcap) {
 		size_t nc = t->gcap ? 2 * t->gcap : 64, nh = hist_total(a);
+		size_t grow = (nc - t->gcap) * (nk * 8 + 8 + (a->nsum ? a->nsum : 1) * 32 +
+		                                (nh ? nh : 1) * 8) +
+		              (nc - t->gcap) * 8 /* slots */;
+		if (a->o.max_bytes && t->bytes + grow > a->o.max_bytes / (size_t)a->o.parts) {
+			t->failed = t->too_large = true;
+			return -1;
+		}
+		t->bytes += grow;
 		t->keys = ag_realloc(t->keys, nc * (nk ? nk : 1) * sizeof *t->keys);
 		t->rows = ag_realloc(t->rows, nc * sizeof *t->rows);
 		t->sums = ag_realloc(t->sums, nc * (a->nsum ? a->nsum : 1) * sizeof *t->sums);
@@ -516,6 +525,12 @@ static uint32_t pair_of(agg *a, part *t, uint32_t subj, uint32_t g, bool add)
 		abort(); /* the second pass sees the first pass's rows */
 	if (t->np == t->pcap) {
 		size_t nc = t->pcap ? 2 * t->pcap : 1024;
+		size_t grow = (nc - t->pcap) * (8 + 13 + (a->nsum ? a->nsum : 1) * 8 + 8);
+		if (a->o.max_bytes && t->bytes + grow > a->o.max_bytes / (size_t)a->o.parts) {
+			t->failed = t->too_large = true;
+			return UINT32_MAX;
+		}
+		t->bytes += grow;
 		t->pkey = ag_realloc(t->pkey, nc * sizeof *t->pkey);
 		t->pn = ag_realloc(t->pn, nc * sizeof *t->pn);
 		t->pseen = ag_realloc(t->pseen, nc * sizeof *t->pseen);
@@ -909,6 +924,8 @@ bool agg_scan(agg *a, int part_no, const agg_input *in)
 		if (sc) {
 			uint32_t subj = in->subj_nos[sc->idx[r]];
 			p = pair_of(a, t, subj, (uint32_t)g, a->pass == 1);
+			if (p == UINT32_MAX)
+				return false;
 			if (a->pass == 1) {
 				t->pn[p]++;
 			} else {
@@ -1187,6 +1204,14 @@ bool agg_finish(agg *a)
 		a->nout = 1;
 	}
 	return a->nout <= a->o.group_limit;
+}
+
+bool agg_too_large(const agg *a)
+{
+	for (int pi = 0; pi < a->o.parts; pi++)
+		if (a->parts[pi].too_large)
+			return true;
+	return false;
 }
 
 size_t agg_ngroups(const agg *a)

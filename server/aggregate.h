@@ -43,6 +43,7 @@ typedef struct agg_opts {
 	uint32_t max_rows;   /* per subject and group; 0: no cap */
 	uint32_t max_groups; /* per subject; 0: no cap */
 	size_t group_limit;  /* more groups than this fails the query */
+	size_t max_bytes;    /* working memory of the group and pair tables; 0: none */
 	int parts;           /* partitions, 1..AGG_MAX_PARTS */
 	bool need_fixed_dp;  /* fixed point small enough for dp_scale (see agg_new) */
 } agg_opts;
@@ -69,7 +70,8 @@ void agg_free(agg *a);
 void agg_columns(const agg *a, bool need[SCHEMA_MAX_COLUMNS]);
 
 /* Scan one chunk for partition part (threads may scan distinct partitions
- * at once). false when the query exceeds group_limit groups. */
+ * at once). false when the query exceeds group_limit groups or max_bytes
+ * (agg_too_large tells which). */
 bool agg_scan(agg *a, int part, const agg_input *in) __attribute__((warn_unused_result));
 
 /* After the first pass of every partition: decide which pairs and rows the
@@ -92,6 +94,8 @@ typedef struct agg_group {
  * group_limit. */
 bool agg_finish(agg *a) __attribute__((warn_unused_result));
 size_t agg_ngroups(const agg *a);
+/* After a failed scan or finish: true when memory, false when groups. */
+bool agg_too_large(const agg *a);
 const agg_group *agg_get(const agg *a, size_t i);
 
 /* Per measure: the index of its sum (SUM, MEAN) or histogram (HISTOGRAM)

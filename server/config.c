@@ -91,6 +91,9 @@ static const struct cf_option options[] = {
          "kept)"},
         {"query_max_groups", CF_INT, OFF(query_max_groups), 1, 10000000, "100000",
          "a query with more groups than this is refused"},
+        {"query_max_bytes", CF_INT, OFF(query_max_bytes), 1 << 20, 1LL << 40, "2147483648",
+         "working memory of one query's group and (subject, group) tables; a query needing "
+         "more is refused"},
         {"query_max_groups_per_subject", CF_INT, OFF(query_max_groups_per_subject), 1, 1000000,
          "16",
          "groups of one query a subject may contribute to (the others are dropped at "

@@ -41,6 +41,7 @@ typedef struct config {
 	long long consent_cache_bytes;
 	long long query_cache_bytes;
 	long long query_max_groups;
+	long long query_max_bytes;
 	long long query_max_groups_per_subject;
 	long long query_max_rows_per_subject;
 	char *query_noise; /* "laplace"; "zero" only with FIDUCIA_TEST_HOOKS */

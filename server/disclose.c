@@ -66,22 +66,6 @@ static void set_value(disc_value *v, const char *label, double value, const nois
 	v->ci95 = n->on ? (double)n->half / unit : 0;
 }
 
-static const char *fn_name(query_fn f)
-{
-	switch (f) {
-	case FIDUCIA__V1__QUERY__MEASURE__FN__COUNT:
-		return "COUNT";
-	case FIDUCIA__V1__QUERY__MEASURE__FN__COUNT_SUBJECTS:
-		return "COUNT_SUBJECTS";
-	case FIDUCIA__V1__QUERY__MEASURE__FN__SUM:
-		return "SUM";
-	case FIDUCIA__V1__QUERY__MEASURE__FN__MEAN:
-		return "MEAN";
-	default:
-		return "HISTOGRAM";
-	}
-}
-
 bool disc_run(const agg *a, const query_plan *p, const schema *s, const disc_params *dp,
               dp_rng *rng, disc_result *out, char *err, size_t errlen)
 {
@@ -92,7 +76,7 @@ bool disc_run(const agg *a, const query_plan *p, const schema *s, const disc_par
 	unsigned shares = 0;
 	for (size_t i = 0; i < p->nmeasures; i++)
 		shares += p->measures[i].fn == FIDUCIA__V1__QUERY__MEASURE__FN__MEAN ? 2 : 1;
-	bool selection = dp->dp && p->ngroups > 0;
+	bool selection = dp->dp; /* also a total: k holds there too */
 	if (selection)
 		shares++;
 	uint64_t share = dp->dp ? dp->eps_micro / (shares ? shares : 1) : 0;
@@ -137,14 +121,13 @@ bool disc_run(const agg *a, const query_plan *p, const schema *s, const disc_par
 				out->suppressed_selection++;
 				continue;
 			}
-		} else if (dp->min_k && G->contributors < (int64_t)dp->min_k &&
-		           !(dp->dp && p->ngroups == 0)) {
+		} else if (dp->min_k && G->contributors < (int64_t)dp->min_k) {
 			out->suppressed_k++;
 			continue;
 		}
 		/* dominance */
 		bool dominated = false;
-		for (size_t i = 0; i < p->nmeasures && dp->dominance > 0; i++) {
+		for (size_t i = 0; i < p->nmeasures && dp->dominance > 0 && !dp->dp; i++) {
 			int slot = agg_slot(a, i);
 			query_fn fn = p->measures[i].fn;
 			if (slot < 0 || (fn != FIDUCIA__V1__QUERY__MEASURE__FN__SUM &&
@@ -220,13 +203,18 @@ bool disc_run(const agg *a, const query_plan *p, const schema *s, const disc_par
 					int64_t c = noisy(rng, &nz[i][0], G->hist[off + b]);
 					snprintf(label, sizeof label, "HISTOGRAM(%s)[%.17g,%.17g%c",
 					         col, e[b], e[b + 1], b + 2 == nb ? ']' : ')');
-					set_value(&row->values[row->nvalues++], label,
-					          (double)(c < 0 ? 0 : c), &nz[i][0], 1);
+					/* Without noise a bin is a group of its own:
+					 * fewer than k rows in it are withheld. */
+					bool small = !dp->dp && dp->min_k && c > 0 &&
+					             c < (int64_t)dp->min_k;
+					disc_value *hv = &row->values[row->nvalues++];
+					set_value(hv, label, small ? 0 : (double)(c < 0 ? 0 : c),
+					          &nz[i][0], 1);
+					hv->suppressed = small;
 				}
 				break;
 			}
 			}
-			(void)fn_name;
 		}
 	}
 	return true;

@@ -2,8 +2,8 @@
  * disclose: disclosure control on a query's aggregated groups (aggregate.h),
  * deciding what may be released and with how much noise. In this order:
  *
- *  - Group keys. Under differential privacy, a group whose keys come from
- *    the data (any groupBy) is released only when a noisy count of its
+ *  - Group keys. Under differential privacy, a group (its keys come from
+ *    the data; a total too, so that k holds) is released only when a noisy count of its
  *    contributors (distinct subjects; rows for a non-personal dataset)
  *    reaches a threshold T = max(k, 2 + h), where h is the smallest value
  *    the noise exceeds with probability at most delta / L0 (L0: the groups
@@ -11,18 +11,20 @@
  *    probability at most delta / L0 (partition selection; delta is
  *    DISC_DELTA). Without DP, a group of fewer than k contributors is
  *    suppressed.
- *  - Dominance: a group where one contributor holds more than the
- *    threshold (85% by default) of the sum of |contributions| of a SUM or
- *    MEAN measure is suppressed.
+ *  - Dominance, without DP: a group where one contributor holds more than
+ *    the threshold (85% by default) of the sum of |contributions| of a SUM
+ *    or MEAN measure is suppressed. Under DP the rule is not applied: it
+ *    would decide on exact values, and the noise already bounds what one
+ *    contributor can change. Without DP, a histogram bin of fewer than k
+ *    rows is withheld (value 0, suppressed).
  *  - Noise: each released value gets discrete Laplace noise of scale
  *    sensitivity / epsilon_share, drawn exactly (dp.h). The query's epsilon
  *    is split evenly over its noisy statistics: one share each for COUNT,
  *    COUNT_SUBJECTS, SUM and HISTOGRAM (its bins are disjoint), two for MEAN
- *    (a noisy sum over a noisy count), one for partition selection when
- *    there is a groupBy. Sensitivities, for one subject added or removed:
- *    rows C*L0, subjects L0, a sum C*L0*max|bound|, a histogram C*L0, with
- *    C the rows per subject and group and L0 the groups per subject (both
- *    1 for a non-personal dataset, where a row is the unit protected).
+ *    (a noisy sum over a noisy count), one for partition selection. Sensitivities, for one subject
+ * added or removed: rows C*L0, subjects L0, a sum C*L0*max|bound|, a histogram C*L0, with C the
+ * rows per subject and group and L0 the groups per subject (both 1 for a non-personal dataset,
+ * where a row is the unit protected).
  *
  * Pure: aggregate and dp only.
  */
@@ -54,6 +56,7 @@ typedef struct disc_value {
 	double value;
 	double scale; /* in the value's unit; 0: exact */
 	double ci95;
+	bool suppressed; /* a histogram bin under k (without DP): value 0 */
 } disc_value;
 
 typedef struct disc_row {

@@ -98,6 +98,7 @@ struct qctx {
 	agg_input in[QWIN];
 	struct qjob jobs[MAX_PARTS];
 	bool failed_integrity, failed_groups;
+	bool again, finish_failed, disc_failed; /* finish_work's outcome */
 	char fail_msg[256];
 	/* the answer */
 	disc_result res;
@@ -238,6 +239,9 @@ static void reply_refusal(qctx *q, int status, uint64_t index)
 		e.code = "budget_exhausted";
 		e.budget_remaining = (double)q->remaining_micro / 1e6;
 		e.epsilon_needed = (double)q->eps_micro / 1e6;
+	} else if (status == 400) {
+		snprintf(msg, sizeof msg, "%s", q->nreasons ? q->reasons[0] : "too large");
+		e.code = "too_many_groups";
 	} else {
 		snprintf(msg, sizeof msg, "the policies in force do not permit this query: %s",
 		         q->nreasons ? q->reasons[0] : "denied");
@@ -459,26 +463,34 @@ static void release_step(txn *t, PGresult *res)
 
 /* ---- the answer ------------------------------------------------------------ */
 
+/* A query over the group or memory limits is refused, and ledgered: the
+ * refusal depends on the data, so it is on the record like an answer. */
+static void refuse_too_large(qctx *q)
+{
+	const config *cfg = q->r->app->cfg;
+	q->nreasons = 0;
+	if (agg_too_large(q->a))
+		add_reason(q,
+		           "the query needs more than query_max_bytes (%lld) of working memory: "
+		           "ask for coarser groups or fewer of them",
+		           (long long)cfg->query_max_bytes);
+	else
+		add_reason(q,
+		           "the query has more than %lld groups (query_max_groups): ask for "
+		           "coarser groups or fewer of them",
+		           (long long)cfg->query_max_groups);
+	refuse(q, 400);
+}
+
 static void finish(qctx *q)
 {
 	http_req *r = q->r;
-	if (!agg_finish(q->a)) {
-		http_reply_error(r, 400, "too_many_groups",
-		                 "the query has more than %lld groups (query_max_groups): ask for "
-		                 "coarser groups or fewer of them",
-		                 (long long)r->app->cfg->query_max_groups);
+	if (q->finish_failed) {
+		refuse_too_large(q);
 		return;
 	}
-	disc_params dpp = {.dp = q->dp,
-	                   .eps_micro = q->eps_micro,
-	                   .min_k = q->min_k,
-	                   .dominance = q->dominance,
-	                   .personal = q->personal,
-	                   .max_rows = q->max_rows,
-	                   .max_groups = q->max_groups};
-	char err[256];
-	if (!disc_run(q->a, &q->plan, &q->sch, &dpp, &q->rng, &q->res, err, sizeof err)) {
-		http_reply_error(r, 400, "invalid_argument", "%s", err);
+	if (q->disc_failed) {
+		http_reply_error(r, 400, "invalid_argument", "%s", q->fail_msg);
 		return;
 	}
 	Fiducia__V1__QueryResponse out = FIDUCIA__V1__QUERY_RESPONSE__INIT;
@@ -511,6 +523,7 @@ static void finish(qctx *q)
 			vals[v].value = dr->values[k].value;
 			vals[v].noise_scale = dr->values[k].scale;
 			vals[v].ci95 = dr->values[k].ci95;
+			vals[v].suppressed = dr->values[k].suppressed;
 			valp[v] = &vals[v];
 		}
 		rowp[i] = &rows[i];
@@ -533,10 +546,13 @@ static void finish(qctx *q)
 			supp[ns] = &sup[ns];
 			ns++;
 		}
-	out.suppressed = supp;
-	out.n_suppressed = ns;
-	out.suppressed_groups = (int64_t)(q->res.suppressed_k + q->res.suppressed_selection +
-	                                  q->res.suppressed_dominance);
+	/* Under DP the exact number of groups is not released (it has no noise). */
+	out.suppressed = q->dp ? NULL : supp;
+	out.n_suppressed = q->dp ? 0 : ns;
+	out.suppressed_groups =
+	        q->dp ? 0
+	              : (int64_t)(q->res.suppressed_k + q->res.suppressed_selection +
+	                          q->res.suppressed_dominance);
 	q->spent_micro = q->dp ? q->res.eps_spent_micro : 0;
 	out.epsilon_spent = (double)q->spent_micro / 1e6;
 	Fiducia__V1__PolicyApplied pa[2], *pap[2];
@@ -570,9 +586,11 @@ static void finish(qctx *q)
 		              "at most %u rows per subject and group and %u groups per subject, "
 		              "sampled at random; ",
 		              q->max_rows, q->max_groups);
-	snprintf(privacy + n, sizeof privacy - (size_t)n,
-	         "a group where one contributor holds more than %.0f%% of a sum is suppressed",
-	         q->dominance * 100);
+	if (!q->dp)
+		snprintf(privacy + n, sizeof privacy - (size_t)n,
+		         "a group where one contributor holds more than %.0f%% of a sum is "
+		         "suppressed",
+		         q->dominance * 100);
 	out.privacy = privacy;
 	out.min_group_size = q->min_k;
 	out.max_contributions_per_subject = q->personal ? q->max_rows : 0;
@@ -589,11 +607,10 @@ static void finish(qctx *q)
 	free(valp);
 	agg_stats st;
 	agg_stats_get(q->a, &st);
-	log_info("query %s on %s: %llu rows scanned, %llu matched, %llu dropped by caps, %zu "
-	         "groups released, %llu suppressed, epsilon %.6f",
-	         r->id, q->dataset, (unsigned long long)st.rows_scanned,
-	         (unsigned long long)st.rows_matched, (unsigned long long)st.rows_dropped_by_caps,
-	         nrows, (unsigned long long)out.suppressed_groups, out.epsilon_spent);
+	/* rows scanned only: how many matched is what the noise protects */
+	log_info("query %s on %s: %llu rows scanned%s, %zu groups released, epsilon %.6f", r->id,
+	         q->dataset, (unsigned long long)st.rows_scanned,
+	         st.second_pass ? " twice (contribution caps)" : "", nrows, out.epsilon_spent);
 	txn *t = txn_start(r, release_step, q);
 	t->reply = reply_from_txn;
 }
@@ -693,15 +710,48 @@ static void scan_work(void *arg)
 	}
 }
 
-static void pass_done(qctx *q)
+/* Worker: the caps' decisions after the first pass, or the merge and
+ * disclosure control after the last (sorting and sampling stay off the
+ * event loop). */
+static void finish_work(void *arg)
 {
+	qctx *q = arg;
 	if (q->pass == 1 && agg_bound(q->a, &q->rng)) {
+		q->again = true;
+		return;
+	}
+	q->again = false;
+	if (!agg_finish(q->a)) {
+		q->finish_failed = true;
+		return;
+	}
+	disc_params dpp = {.dp = q->dp,
+	                   .eps_micro = q->eps_micro,
+	                   .min_k = q->min_k,
+	                   .dominance = q->dominance,
+	                   .personal = q->personal,
+	                   .max_rows = q->max_rows,
+	                   .max_groups = q->max_groups};
+	if (!disc_run(q->a, &q->plan, &q->sch, &dpp, &q->rng, &q->res, q->fail_msg,
+	              sizeof q->fail_msg))
+		q->disc_failed = true;
+}
+
+static void finish_done(void *arg)
+{
+	qctx *q = arg;
+	if (q->again) {
 		q->pass = 2;
 		q->w0 = 0;
 		scan_window(q);
 		return;
 	}
 	finish(q);
+}
+
+static void pass_done(qctx *q)
+{
+	workers_submit(q->r->app->workers, finish_work, finish_done, q);
 }
 
 static void scan_worked(void *arg)
@@ -712,10 +762,7 @@ static void scan_worked(void *arg)
 		return;
 	qctx_release_window(q);
 	if (q->failed_groups) {
-		http_reply_error(q->r, 400, "too_many_groups",
-		                 "the query has more than %lld groups (query_max_groups): ask for "
-		                 "coarser groups or fewer of them",
-		                 (long long)q->r->app->cfg->query_max_groups);
+		refuse_too_large(q);
 		return;
 	}
 	q->w0 = q->w1;
@@ -856,6 +903,7 @@ static void chunks_listed(PGresult *res, void *arg)
 	agg_opts o = {.max_rows = q->personal ? q->max_rows : 0,
 	              .max_groups = q->personal ? q->max_groups : 0,
 	              .group_limit = (size_t)cfg->query_max_groups,
+	              .max_bytes = (size_t)cfg->query_max_bytes,
 	              .parts = q->parts,
 	              .need_fixed_dp = q->dp};
 	char err[256];

@@ -54,6 +54,8 @@ check "deposited" test "$(curl -s -H "Authorization: Bearer $NAV" "$URL/v1/datas
 psql_ -c "CREATE SCHEMA plain; CREATE TABLE plain.jams (city text, district text, road_class bigint, observed_at_ms bigint, delay_s bigint, jam_length_m bigint)"
 psql_ -c "\\copy plain.jams FROM '$FD_TMP/jams.csv' CSV HEADER"
 psql_ -c "CREATE VIEW plain.j AS SELECT *, to_timestamp(observed_at_ms / 1000.0) AT TIME ZONE 'UTC' AS t FROM plain.jams"
+# a histogram bin of fewer than k = 10 rows is withheld (0) when there is no noise
+bin() { echo "CASE WHEN count(*) FILTER (WHERE $1) BETWEEN 1 AND 9 THEN 0 ELSE count(*) FILTER (WHERE $1) END"; }
 ts() { echo "to_char(date_trunc('$1', t), 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"; }
 
 # Compare fiduciad's rows ($BODY) with PostgreSQL's (SQL giving the same
@@ -83,9 +85,10 @@ req POST /v1/queries "$CITY" "$(Q '[{"fn":"COUNT"},{"fn":"SUM","column":"delay_s
 	'{"from":"2026-01-01T00:00:00Z","to":"2026-02-01T00:00:00Z"}')"
 expect_status 200 "the issue's query shape: COUNT, SUM, MEAN, HISTOGRAM by DAY x district, IN, time range"
 same_rows "DAY x district, IN, time range: every measure" \
-	"SELECT $(ts day), district, count(*), sum(delay_s), avg(jam_length_m)::float8, count(*) FILTER (WHERE delay_s < 500), count(*) FILTER (WHERE delay_s >= 500 AND delay_s < 1000), count(*) FILTER (WHERE delay_s >= 1000) FROM plain.j WHERE road_class IN (1, 2) AND t >= '2026-01-01' AND t < '2026-02-01' GROUP BY 1, 2 $(keep delay_s jam_length_m)"
+	"SELECT $(ts day), district, count(*), sum(delay_s), avg(jam_length_m)::float8, $(bin "delay_s < 500"), $(bin "delay_s >= 500 AND delay_s < 1000"), $(bin "delay_s >= 1000") FROM plain.j WHERE road_class IN (1, 2) AND t >= '2026-01-01' AND t < '2026-02-01' GROUP BY 1, 2 $(keep delay_s jam_length_m)"
 expect_json '.columns | join(",")' "observed_at,district" "the key columns named"
 expect_json '.rows[0].values | map(.measure) | join(",")' "COUNT,SUM(delay_s),MEAN(jam_length_m),HISTOGRAM(delay_s)[0,500),HISTOGRAM(delay_s)[500,1000),HISTOGRAM(delay_s)[1000,36000]" "each value labelled"
+expect_json '[.rows[].values[] | select(.suppressed)] | length > 0' true "bins under k withheld, marked suppressed"
 expect_json '.rows[0].values[0].noiseScale // 0' 0 "no DP in the non-personal policy: exact"
 expect_json '.epsilonSpent // 0' 0 "no epsilon spent"
 expect_json '[.policies[].scope] | join(",")' "baseline,$JAMS" "the policy versions applied"
@@ -176,7 +179,8 @@ expect_json '.budgetRemaining' 9 "9 of the baseline's 10 left this month"
 expect_json '.rows[0].values[0].noiseScale' 8 "COUNT's noise scale: C x L0 / (1/4) = 2 x 1 x 4"
 expect_json '.rows[0].values[2].noiseScale' 28800 "SUM's: 2 x 3600 x 4"
 expect_json '.rows[0].values[0].ci95 > 0' true "a 95% half-width"
-expect_json '[.suppressed[] | select(.reason == "partition_selection") | .groups] | add' 1 "Lyon 9e (5 drivers): suppressed by partition selection"
+expect_json '[.rows[].keys[0]] | join(",")' "Lyon 1e,Lyon 2e,Lyon 3e" "Lyon 9e (5 drivers): withheld by partition selection"
+expect_json '.suppressed // [] | length' 0 "under DP the exact number of withheld groups is not released"
 expect_json '.maxContributionsPerSubject' 2 "the caps reported"
 FIRST_IDX=$(jq -r .ledgerIndex <<<"$BODY"); FIRST=$(jq -c .rows <<<"$BODY")
 req GET "/v1/ledger/entries?start=$FIRST_IDX&limit=1" "$CITY"

@@ -227,6 +227,15 @@ static void test_measures(void)
 	CHECK(res.rows[0].values[2].value > 76.916 && res.rows[0].values[2].value < 76.917);
 	CHECK_STR_EQ(res.rows[0].values[5].measure, "HISTOGRAM(speed_kmh)[100,200]");
 	CHECK(res.rows[0].values[0].scale == 0 && res.eps_spent_micro == 0);
+	/* day 2's bins: 0 rows in [0,20), 2 in [20,100): under k = 2? no, at
+	 * k = 3 every bin of day 1 (one row each) is withheld */
+	disc_result_free(&res);
+	disc_params k3 = {.min_k = 3};
+	CHECK(disc_run(a, &p, &S, &k3, &rng, &res, err, sizeof err));
+	CHECK(res.nrows == 1); /* day 1, Lyon 1er: 3 rows */
+	CHECK(res.rows[0].values[3].suppressed && res.rows[0].values[3].value == 0);
+	CHECK(res.rows[0].values[5].suppressed);
+	CHECK(!res.rows[0].values[0].suppressed && res.rows[0].values[0].value == 3);
 	disc_result_free(&res);
 	agg_free(a);
 	query_plan_free(&p);
@@ -465,10 +474,63 @@ static void test_disclosure(void)
 		disc_result_free(&res);
 	}
 	CHECK(out2 == 0 && in1 == 200 && exact < 120);
+	/* Under DP the dominance rule does not apply (it would decide on exact
+	 * values): Lyon 3e is released, its one big contributor bounded by the
+	 * noise. */
+	disc_params dpdom = dp;
+	dpdom.dominance = 0.85;
+	CHECK(disc_run(a, &p, &S, &dpdom, &zero, &res, err, sizeof err));
+	CHECK(res.suppressed_dominance == 0 && res.nrows == 2);
+	disc_result_free(&res);
 	/* too small an epsilon for exact noise is an error, not a release */
 	disc_params tiny = dp;
 	tiny.eps_micro = 2;
 	CHECK(!disc_run(a, &p, &S, &tiny, &sod, &res, err, sizeof err));
+	agg_free(a);
+	query_plan_free(&p);
+
+	/* Under DP a total is held to k too: a filter down to Lyon 2e's one
+	 * subject gives no row. */
+	CHECK(plan("{\"dataset\":\"ds-0123456789abcdef\",\"purpose\":\"x\",\"measures\":["
+	           "{\"fn\":\"COUNT\"}],\"filters\":[{\"column\":\"district\",\"op\":\"EQ\","
+	           "\"values\":[\"Lyon 2e\"]}]}",
+	           &p));
+	a = run(&p, &o, &b, 1, &zero);
+	CHECK(disc_run(a, &p, &S, &dp, &zero, &res, err, sizeof err));
+	CHECK(res.nrows == 0 && res.suppressed_selection == 1);
+	disc_result_free(&res);
+	agg_free(a);
+	/* the caps of the example baseline (100 rows, 16 groups) with a FLOAT64
+	 * measure of bounds 0..200 under epsilon 1: exact noise can be drawn
+	 * (the fixed point shrinks so that the sensitivity stays below 2^28) */
+	query_plan pm;
+	CHECK(plan("{\"dataset\":\"ds-0123456789abcdef\",\"purpose\":\"x\",\"measures\":["
+	           "{\"fn\":\"COUNT\"},{\"fn\":\"SUM\",\"column\":\"delay_s\"},{\"fn\":"
+	           "\"MEAN\",\"column\":\"speed_kmh\"}],\"groupBy\":[{\"column\":\"district\"}]}",
+	           &pm));
+	agg_opts wide = {.group_limit = 100,
+	                 .parts = 2,
+	                 .max_rows = 100,
+	                 .max_groups = 16,
+	                 .need_fixed_dp = true};
+	a = run(&pm, &wide, &b, 1, &zero);
+	CHECK(agg_scale(a, 2) == 100); /* centi-km/h */
+	disc_params dpw = {.dp = true,
+	                   .eps_micro = 1000000,
+	                   .min_k = 10,
+	                   .personal = true,
+	                   .max_rows = 100,
+	                   .max_groups = 16};
+	CHECK(disc_run(a, &pm, &S, &dpw, &sod, &res, err, sizeof err));
+	disc_result_free(&res);
+	agg_free(a);
+	query_plan_free(&pm);
+	/* the memory cap: a query over it fails, and says so */
+	agg_opts tiny_mem = o;
+	tiny_mem.max_bytes = 1024;
+	char e2[128];
+	a = agg_new(&p, &S, &tiny_mem, e2, sizeof e2);
+	CHECK(!agg_scan(a, 0, &b.in) && agg_too_large(a));
 	agg_free(a);
 	query_plan_free(&p);
 }
