@@ -6,7 +6,7 @@
 #  - fiduciad cold: a fresh process (no decrypted column cached, consent
 #    view and chunk maps not loaded), its first query;
 #  - fiduciad warm: the same process, later queries (each a different
-#    question, so no repeat answer is served: a filter every row passes);
+#    question, so no repeat answer is served: a time range every row is in);
 #  - PostgreSQL: the same GROUP BY on the same plaintext in a table of the
 #    same server (its parallel workers on), with psql's \timing.
 # Times are the client's wall clock per request. Peak memory is fiduciad's
@@ -70,20 +70,20 @@ rm -f "$TMP/probes.csv"
 SQL="SELECT date_trunc('day', pub_time AT TIME ZONE 'UTC'), district, count(*), sum(delay_s), avg(speed_kmh) FROM bench_probes GROUP BY 1, 2"
 
 export FIDUCIA_TOKEN=$(tok city-lyon user)
-N=0
-query() { # one timed query, a question not asked before; prints seconds
-	N=$((N + 1))
-	printf '{"dataset":"%s","purpose":"dpv:ImproveTransportMobility","measures":[{"fn":"COUNT"},{"fn":"SUM","column":"delay_s"},{"fn":"MEAN","column":"speed_kmh"}],"groupBy":[{"column":"pub_time","bucket":"DAY"},{"column":"district"}],"filters":[{"column":"road_type","op":"LE","values":["%d"]}]}' \
-		"$DS" $((1000 + N)) >"$TMP/q.json"
+query() { # N: one timed query, a question not asked before (N differs); prints seconds
+	local N=$1
+	printf '{"dataset":"%s","purpose":"dpv:ImproveTransportMobility","measures":[{"fn":"COUNT"},{"fn":"SUM","column":"delay_s"},{"fn":"MEAN","column":"speed_kmh"}],"groupBy":[{"column":"pub_time","bucket":"DAY"},{"column":"district"}],"timeRange":{"to":"2099-01-01T00:%02d:%02dZ"}}' \
+		"$DS" $((N / 60)) $((N % 60)) >"$TMP/q.json"
 	curl -s -o "$TMP/answer.json" -w '%{time_total}\n' -X POST "$FIDUCIA_URL/v1/queries" \
 		-H "Authorization: Bearer $FIDUCIA_TOKEN" -H 'Content-Type: application/json' --data-binary @"$TMP/q.json"
 	jq -e '.rows | length > 0' "$TMP/answer.json" >/dev/null || { echo "query failed: $(head -c 300 "$TMP/answer.json")" >&2; exit 1; }
 }
-COLD=() WARM=() PGT=()
+COLD=() WARM=() PGT=() N=0
 for r in $(seq 1 "$ROUNDS"); do
 	stop; start
-	COLD+=("$(query)")
-	for k in 1 2; do WARM+=("$(query)"); done
+	N=$((N + 1)); COLD+=("$(query $N)")
+	for k in 1 2; do N=$((N + 1)); WARM+=("$(query $N)"); done
+	jq -e '.repeat != true' "$TMP/answer.json" >/dev/null || { echo "a repeat was served: not a measurement" >&2; exit 1; }
 	PGT+=("$("${PSQL[@]}" -c '\timing on' -c "$SQL" | awk '/^Time:/ {printf "%.4f\n", $2 / 1000}')")
 	echo "round $r: cold ${COLD[-1]} s, warm ${WARM[-1]} s, PostgreSQL ${PGT[-1]} s"
 done

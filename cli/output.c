@@ -142,6 +142,15 @@ int output_call_error(const char *url, client_status st, const client_result *re
 			fputc(')', stderr);
 		}
 		fputc('\n', stderr);
+		/* a refused query: every reason, and where the refusal is ledgered */
+		for (size_t i = 0; e && i < e->n_reasons; i++) {
+			fputs("  reason: ", stderr);
+			output_text(stderr, e->reasons[i]);
+			fputc('\n', stderr);
+		}
+		if (e && e->ledger_index)
+			fprintf(stderr, "  ledger entry: %llu\n",
+			        (unsigned long long)e->ledger_index);
 		return CLI_EXIT_FAIL;
 	}
 	case CLIENT_BAD_RESPONSE:

@@ -41,6 +41,12 @@ typedef struct strtab {
 	size_t mask;
 } strtab;
 
+struct pslot {
+	uint64_t key;
+	uint32_t p1; /* pair index + 1; 0: empty */
+	uint32_t pad;
+};
+
 typedef struct part {
 	/* groups: keys are int64 tuples (strings as strtab ids) */
 	size_t ng, gcap;
@@ -59,8 +65,10 @@ typedef struct part {
 	uint32_t *pn, *pseen, *pkept;
 	uint8_t *pflag;
 	double *psum;
-	uint32_t *pslots;
+	struct pslot *pslots; /* the key beside its index: one cache miss per probe */
 	size_t pmask;
+	uint64_t *rkey, *rhash; /* per-row pair key and its hash (scratch) */
+	int32_t *gid;           /* per-row group (scratch) */
 	dp_rng rng;
 	/* per-chunk scratch */
 	size_t scap;
@@ -88,6 +96,7 @@ struct agg {
 	struct gdef g[QUERY_MAX_GROUPS];
 	int time_col;
 	int pass;
+	bool count_only; /* personal with caps: the first pass only counts pairs */
 	part parts[AGG_MAX_PARTS];
 	/* the answer */
 	agg_group *out;
@@ -268,6 +277,7 @@ agg *agg_new(const query_plan *p, const schema *s, const agg_opts *o, char *err,
 	if (a->o.parts > AGG_MAX_PARTS)
 		a->o.parts = AGG_MAX_PARTS;
 	a->personal = s->personal && s->subject >= 0;
+	a->count_only = a->personal && (o->max_rows || o->max_groups);
 	a->nm = p->nmeasures;
 	a->nk = p->ngroups;
 	a->pass = 1;
@@ -358,6 +368,9 @@ static void part_free(part *t, size_t nk)
 	free(t->pslots);
 	free(t->mask);
 	free(t->code);
+	free(t->gid);
+	free(t->rkey);
+	free(t->rhash);
 	for (size_t i = 0; i < QUERY_MAX_GROUPS; i++) {
 		free(t->cc[i]);
 		free(t->kv[i]);
@@ -498,34 +511,35 @@ static int32_t group_of(agg *a, part *t, const int64_t *k)
 	return (int32_t)g;
 }
 
-static uint32_t pair_of(agg *a, part *t, uint32_t subj, uint32_t g, bool add)
+/* The pair (subject, group) of key (hash h = mix64(key)), added when new
+ * and add is set; UINT32_MAX past the memory cap. */
+static uint32_t pair_of(agg *a, part *t, uint64_t key, uint64_t h, bool add)
 {
-	uint64_t key = (uint64_t)subj << 32 | g;
 	if (add && 2 * (t->np + 1) > t->pmask) {
-		size_t nm = t->pmask ? 2 * t->pmask + 1 : 4095;
-		uint32_t *ns = ag_calloc(nm + 1, sizeof *ns);
+		size_t nm = t->pmask ? 2 * t->pmask + 1 : 65535;
+		struct pslot *ns = ag_calloc(nm + 1, sizeof *ns);
 		for (size_t p = 0; p < t->np; p++) {
 			size_t s = mix64(t->pkey[p]) & nm;
-			while (ns[s])
+			while (ns[s].p1)
 				s = (s + 1) & nm;
-			ns[s] = (uint32_t)p + 1;
+			ns[s].key = t->pkey[p];
+			ns[s].p1 = (uint32_t)p + 1;
 		}
 		free(t->pslots);
 		t->pslots = ns;
 		t->pmask = nm;
 	}
-	size_t s = mix64(key) & t->pmask;
-	while (t->pslots[s]) {
-		uint32_t p = t->pslots[s] - 1;
-		if (t->pkey[p] == key)
-			return p;
+	size_t s = h & t->pmask;
+	while (t->pslots[s].p1) {
+		if (t->pslots[s].key == key)
+			return t->pslots[s].p1 - 1;
 		s = (s + 1) & t->pmask;
 	}
 	if (!add)
 		abort(); /* the second pass sees the first pass's rows */
 	if (t->np == t->pcap) {
 		size_t nc = t->pcap ? 2 * t->pcap : 1024;
-		size_t grow = (nc - t->pcap) * (8 + 13 + (a->nsum ? a->nsum : 1) * 8 + 8);
+		size_t grow = (nc - t->pcap) * (8 + 13 + (a->nsum ? a->nsum : 1) * 8 + 32);
 		if (a->o.max_bytes && t->bytes + grow > a->o.max_bytes / (size_t)a->o.parts) {
 			t->failed = t->too_large = true;
 			return UINT32_MAX;
@@ -545,7 +559,8 @@ static uint32_t pair_of(agg *a, part *t, uint32_t subj, uint32_t g, bool add)
 	t->pflag[p] = 0;
 	for (size_t j = 0; j < a->nsum; j++)
 		t->psum[p * a->nsum + j] = 0;
-	t->pslots[s] = (uint32_t)p + 1;
+	t->pslots[s].key = key;
+	t->pslots[s].p1 = (uint32_t)p + 1;
 	return (uint32_t)p;
 }
 
@@ -558,6 +573,9 @@ static void scratch(part *t, size_t rows)
 	t->scap = rows;
 	t->mask = ag_realloc(t->mask, rows);
 	t->code = ag_realloc(t->code, rows * sizeof *t->code);
+	t->gid = ag_realloc(t->gid, rows * sizeof *t->gid);
+	t->rkey = ag_realloc(t->rkey, rows * sizeof *t->rkey);
+	t->rhash = ag_realloc(t->rhash, rows * sizeof *t->rhash);
 	for (size_t i = 0; i < QUERY_MAX_GROUPS; i++) {
 		free(t->cc[i]);
 		t->cc[i] = NULL;
@@ -906,6 +924,8 @@ bool agg_scan(agg *a, int part_no, const agg_input *in)
 			sum_meas[ns++] = (int)i;
 	}
 	uint32_t cap_rows = a->o.max_rows;
+	/* Groups first, then the pairs' keys, so that the pair table's
+	 * cache misses can be prefetched a few rows ahead. */
 	for (uint32_t r = 0; r < rows; r++) {
 		if (!t->mask[r])
 			continue;
@@ -920,14 +940,29 @@ bool agg_scan(agg *a, int part_no, const agg_input *in)
 			if (dense)
 				t->dense[code[r]] = g;
 		}
+		t->gid[r] = g;
+		if (sc) {
+			uint64_t k = (uint64_t)in->subj_nos[sc->idx[r]] << 32 | (uint32_t)g;
+			t->rkey[r] = k;
+			t->rhash[r] = mix64(k);
+		}
+	}
+	enum { AHEAD = 12 };
+	for (uint32_t r = 0; r < rows; r++) {
+		if (sc && r + AHEAD < rows && t->mask[r + AHEAD])
+			__builtin_prefetch(&t->pslots[t->rhash[r + AHEAD] & t->pmask]);
+		if (!t->mask[r])
+			continue;
+		int32_t g = t->gid[r];
 		uint32_t p = 0;
 		if (sc) {
-			uint32_t subj = in->subj_nos[sc->idx[r]];
-			p = pair_of(a, t, subj, (uint32_t)g, a->pass == 1);
+			p = pair_of(a, t, t->rkey[r], t->rhash[r], a->pass == 1);
 			if (p == UINT32_MAX)
 				return false;
 			if (a->pass == 1) {
 				t->pn[p]++;
+				if (a->count_only)
+					continue; /* the sums come in the second pass */
 			} else {
 				if (t->pflag[p] & PAIR_DROP) {
 					t->dropped++;
@@ -951,7 +986,9 @@ bool agg_scan(agg *a, int part_no, const agg_input *in)
 			int64_t v = t->fx[sum_meas[k]][r];
 			size_t j = (size_t)g * nsum + (size_t)m->slot;
 			t->sums[j] += v;
-			if (sc) {
+			if (!a->o.dominance) {
+				continue;
+			} else if (sc) {
 				t->psum[(size_t)p * nsum + (size_t)m->slot] += (double)v;
 			} else {
 				double av = fabs((double)v);
@@ -972,16 +1009,6 @@ bool agg_scan(agg *a, int part_no, const agg_input *in)
 
 /* ---- contribution bounding ------------------------------------------------ */
 
-static int cmp_pair_subject(const void *x, const void *y, void *arg)
-{
-	const uint64_t *key = arg;
-	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
-	uint64_t sa = key[a] >> 32, sb = key[b] >> 32;
-	if (sa != sb)
-		return sa > sb ? 1 : -1;
-	return (a > b) - (a < b);
-}
-
 bool agg_bound(agg *a, dp_rng *rng)
 {
 	if (!a->personal)
@@ -990,7 +1017,8 @@ bool agg_bound(agg *a, dp_rng *rng)
 	for (int pi = 0; pi < a->o.parts; pi++) {
 		part *t = &a->parts[pi];
 		t->rng = *rng;
-		t->rng.counter += (uint64_t)(pi + 1) << 40; /* a seeded stream of its own */
+		t->rng.counter += (uint64_t)(pi + 1) << 40; /* a keystream of its own */
+		t->rng.used = sizeof t->rng.buf;            /* refilled from it */
 		if (a->o.max_rows)
 			for (size_t p = 0; p < t->np; p++)
 				if (t->pn[p] > a->o.max_rows)
@@ -998,10 +1026,21 @@ bool agg_bound(agg *a, dp_rng *rng)
 		if (!a->o.max_groups || t->np == 0)
 			continue;
 		/* Per subject, keep max_groups of its pairs chosen uniformly. */
+		/* The pairs by subject: a counting sort (subject numbers are dense),
+		 * each subject's pairs in the order they were met. */
+		uint32_t maxs = 0;
+		for (size_t p = 0; p < t->np; p++)
+			if ((uint32_t)(t->pkey[p] >> 32) > maxs)
+				maxs = (uint32_t)(t->pkey[p] >> 32);
+		uint32_t *start = ag_calloc((size_t)maxs + 2, sizeof *start);
+		for (size_t p = 0; p < t->np; p++)
+			start[(t->pkey[p] >> 32) + 1]++;
+		for (size_t k = 1; k <= (size_t)maxs + 1; k++)
+			start[k] += start[k - 1];
 		uint32_t *ord = ag_calloc(t->np, sizeof *ord);
 		for (size_t p = 0; p < t->np; p++)
-			ord[p] = (uint32_t)p;
-		qsort_r(ord, t->np, sizeof *ord, cmp_pair_subject, t->pkey);
+			ord[start[t->pkey[p] >> 32]++] = (uint32_t)p;
+		free(start);
 		for (size_t i = 0; i < t->np;) {
 			size_t j = i;
 			while (j < t->np && t->pkey[ord[j]] >> 32 == t->pkey[ord[i]] >> 32)
@@ -1024,7 +1063,7 @@ bool agg_bound(agg *a, dp_rng *rng)
 		}
 		free(ord);
 	}
-	if (!again)
+	if (!again && !a->count_only)
 		return false;
 	a->pass = 2;
 	size_t nh = hist_total(a);
@@ -1235,9 +1274,9 @@ void agg_stats_get(const agg *a, agg_stats *out)
 		out->rows_dropped_by_caps += t->dropped;
 		out->pairs += t->np;
 		bytes += t->gcap * (a->nk * 8 + 8 + a->nsum * 32 + hist_total(a) * 8) +
-		         t->pcap * (8 + 12 + 1 + a->nsum * 8) + (t->pmask + 1) * 4 +
-		         (t->gmask + 1) * 4 + t->scap * (1 + 4 + 4 * a->nk + 8 * a->nm) +
-		         t->dcap * 4;
+		         t->pcap * (8 + 12 + 1 + a->nsum * 8) +
+		         (t->pmask + 1) * sizeof(struct pslot) + (t->gmask + 1) * 4 +
+		         t->scap * (1 + 4 + 4 * a->nk + 8 * a->nm) + t->dcap * 4;
 	}
 	out->subjects_capped = a->subjects_capped;
 	out->second_pass = a->pass == 2;

@@ -7,12 +7,12 @@
  *
  * Contribution bounding, for personal datasets: a subject may contribute to
  * at most max_groups groups and at most max_rows rows in each. The first
- * pass counts every (subject, group) pair's rows; agg_bound then picks, for
+ * pass only counts every (subject, group) pair's rows; agg_bound then picks, for
  * a subject over the group cap, max_groups of its groups uniformly at
  * random, and a second pass keeps, of a pair over the row cap, a uniform
  * random max_rows of its rows (sequential selection sampling: row j of n is
  * kept with probability (wanted - kept) / (n - j)), never the first ones.
- * The second pass runs only when some cap was exceeded.
+ * The second pass then aggregates (with caps set, it always runs).
  *
  * The work splits into partitions, one per worker thread: for a personal
  * dataset partition p owns the subjects numbered s with s % parts == p (and
@@ -46,6 +46,7 @@ typedef struct agg_opts {
 	size_t max_bytes;    /* working memory of the group and pair tables; 0: none */
 	int parts;           /* partitions, 1..AGG_MAX_PARTS */
 	bool need_fixed_dp;  /* fixed point small enough for dp_scale (see agg_new) */
+	bool dominance;      /* gather the largest contribution of each sum (dom_max) */
 } agg_opts;
 
 /* One chunk as the scan sees it. */
@@ -75,8 +76,9 @@ void agg_columns(const agg *a, bool need[SCHEMA_MAX_COLUMNS]);
 bool agg_scan(agg *a, int part, const agg_input *in) __attribute__((warn_unused_result));
 
 /* After the first pass of every partition: decide which pairs and rows the
- * caps drop. true when a second pass is needed: then scan every chunk again
- * with the same inputs. rng: libsodium in production. */
+ * caps drop. true when a second pass is needed (always with caps on a
+ * personal dataset): then scan every chunk again with the same inputs.
+ * rng: a libsodium stream in production (dp_rng_stream). */
 bool agg_bound(agg *a, dp_rng *rng);
 
 /* One group of the answer. */

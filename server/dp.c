@@ -66,6 +66,14 @@ void dp_rng_seeded(dp_rng *r, uint64_t seed)
 	r->used = sizeof r->buf; /* refill at the first draw */
 }
 
+void dp_rng_stream(dp_rng *r)
+{
+	memset(r, 0, sizeof *r);
+	r->uniform = seeded_uniform;
+	randombytes_buf(r->key, sizeof r->key);
+	r->used = sizeof r->buf; /* refill at the first draw */
+}
+
 void dp_rng_zero(dp_rng *r)
 {
 	dp_rng_sodium(r);

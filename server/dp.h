@@ -35,6 +35,10 @@ typedef struct dp_rng {
 
 /* libsodium's randombytes: what every released answer uses. */
 void dp_rng_sodium(dp_rng *r);
+/* libsodium's ChaCha20 keystream keyed by 32 bytes of randombytes: the
+ * same construction as randombytes itself, without a system call per draw
+ * (for the many draws of contribution sampling). */
+void dp_rng_stream(dp_rng *r);
 /* Tests: a reproducible stream (ChaCha20 keyed by the seed). */
 void dp_rng_seeded(dp_rng *r, uint64_t seed);
 /* Tests: no noise (samples are 0). */

@@ -266,6 +266,12 @@ int main(int argc, char **argv)
 	 * and TLB shootdowns across worker threads) each time. */
 	mallopt(M_MMAP_THRESHOLD, 256 << 20);
 	mallopt(M_TRIM_THRESHOLD, 512 << 20);
+	/* One arena: a worker thread's own arena serves a table larger than its
+	 * 64 MiB heaps with mmap, whatever the threshold, and a query's pair
+	 * tables are hundreds of MiB; unmapping them each query cost a third
+	 * of a warm query in TLB shootdowns (bench/README.md). No hot loop
+	 * allocates, so the shared arena's lock is not contended. */
+	mallopt(M_ARENA_MAX, 1);
 	umask(077);
 
 	struct app app = {0};

@@ -80,7 +80,8 @@ struct qctx {
 	int64_t period_start, period_end; /* unix seconds */
 	char data_version[64];
 	uint8_t question[32];
-	dp_rng rng;
+	dp_rng rng;      /* the noise: libsodium's randombytes (or zero, in tests) */
+	dp_rng sampling; /* contribution caps: a ChaCha20 keystream keyed by randombytes */
 	/* the scan */
 	ds *d;
 	consent_view *view;
@@ -716,7 +717,7 @@ static void scan_work(void *arg)
 static void finish_work(void *arg)
 {
 	qctx *q = arg;
-	if (q->pass == 1 && agg_bound(q->a, &q->rng)) {
+	if (q->pass == 1 && agg_bound(q->a, &q->sampling)) {
 		q->again = true;
 		return;
 	}
@@ -905,7 +906,8 @@ static void chunks_listed(PGresult *res, void *arg)
 	              .group_limit = (size_t)cfg->query_max_groups,
 	              .max_bytes = (size_t)cfg->query_max_bytes,
 	              .parts = q->parts,
-	              .need_fixed_dp = q->dp};
+	              .need_fixed_dp = q->dp,
+	              .dominance = !q->dp && q->dominance > 0};
 	char err[256];
 	q->a = agg_new(&q->plan, &q->sch, &o, err, sizeof err);
 	if (!q->a) {
@@ -1167,6 +1169,7 @@ static void meta_loaded(PGresult *res, void *arg)
 		dp_rng_zero(&q->rng); /* test builds only (config.c) */
 	else
 		dp_rng_sodium(&q->rng);
+	dp_rng_stream(&q->sampling);
 	q->parts = workers_count(r->app->workers);
 	if (q->parts < 1)
 		q->parts = 1;

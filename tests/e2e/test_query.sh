@@ -259,6 +259,9 @@ Q '[{"fn":"COUNT"}]' '[{"column":"district"}]' '[]' >"$FD_TMP/q.json"
 OUT=$("$FIDUCIA" query "$FD_TMP/q.json" 2>&1)
 check "fiducia query: a table" grep -q "Lyon 3e" <<<"$OUT"
 check "fiducia query --csv" bash -c "'$FIDUCIA' query '$FD_TMP/q.json' --csv | head -1 | grep -q '^district,COUNT'"
+Q '[{"fn":"COUNT"}]' '[{"column":"observed_at","bucket":"HOUR"}]' '[]' >"$FD_TMP/hour.json"
+OUT=$("$FIDUCIA" query "$FD_TMP/hour.json" 2>&1 || true)
+check "fiducia query, denied: the reasons and the ledger entry printed" bash -c "grep -q '  reason: ' <<<\"\$1\" && grep -q '  ledger entry: [0-9]' <<<\"\$1\"" _ "$OUT"
 OUT=$("$FIDUCIA" budget 2>&1)
 check "fiducia budget" grep -q "$PR" <<<"$OUT"
 

@@ -203,7 +203,7 @@ static void test_measures(void)
 	           "\"bins\":[0,20,100,200]}],\"groupBy\":[{\"column\":\"pub_time\",\"bucket\":"
 	           "\"DAY\"},{\"column\":\"district\"}]}",
 	           &p));
-	agg_opts o = {.group_limit = 100, .parts = 2};
+	agg_opts o = {.group_limit = 100, .parts = 2, .dominance = true};
 	dp_rng rng;
 	dp_rng_zero(&rng);
 	agg *a = run(&p, &o, &b, 1, &rng);
@@ -331,7 +331,7 @@ static void test_caps(void)
 	           &p));
 	/* no caps: everything consented counts, in one partition or three */
 	for (int parts = 1; parts <= 3; parts += 2) {
-		agg_opts o = {.group_limit = 100, .parts = parts};
+		agg_opts o = {.group_limit = 100, .parts = parts, .dominance = true};
 		dp_rng rng;
 		dp_rng_seeded(&rng, 1);
 		agg *a = run(&p, &o, &b, 1, &rng);
@@ -418,6 +418,7 @@ static void test_disclosure(void)
 	           &p));
 	agg_opts o = {.group_limit = 100,
 	              .parts = 1,
+	              .dominance = true,
 	              .max_rows = 1,
 	              .max_groups = 1,
 	              .need_fixed_dp = true};

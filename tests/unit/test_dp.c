@@ -144,6 +144,22 @@ static void test_rngs(void)
 	}
 	for (int k = 0; k < 7; k++)
 		CHECK(seen[k] > 700);
+	/* The sampling stream: keyed by libsodium's randombytes, so two are
+	 * never the same stream; uniform over its range. */
+	dp_rng s1, s2;
+	dp_rng_stream(&s1);
+	dp_rng_stream(&s2);
+	CHECK(sodium_memcmp(s1.key, s2.key, sizeof s1.key) != 0);
+	int equal = 0, seen2[7] = {0};
+	for (int i = 0; i < 7000; i++) {
+		uint64_t u = s1.uniform(&s1, 7), v = s2.uniform(&s2, 7);
+		CHECK(u < 7);
+		seen2[u < 7 ? u : 0]++;
+		equal += u == v;
+	}
+	for (int k = 0; k < 7; k++)
+		CHECK(seen2[k] > 700);
+	CHECK(equal < 1400); /* 1000 expected by chance */
 }
 
 static void test_setup(void)
