@@ -566,22 +566,26 @@ static void finish(qctx *q)
 	}
 	out.policies = pap;
 	out.n_policies = q->nrefs;
-	char privacy[512];
+	char privacy[1024];
 	int n = 0;
 	if (q->dp)
 		n = snprintf(privacy, sizeof privacy,
 		             "differential privacy: epsilon %.6g split evenly over %u noisy "
-		             "statistics (discrete Laplace noise)%s; ",
+		             "statistics (discrete Laplace noise); a group is released only when a "
+		             "noisy count of its %s reaches max(%u, the partition-selection "
+		             "threshold for delta 1e-8), and how many were withheld is not "
+		             "released; ",
 		             (double)q->spent_micro / 1e6, q->res.shares,
-		             q->plan.ngroups
-		                     ? ", one of them for partition selection with delta 1e-8"
-		                     : "");
+		             q->personal ? "subjects" : "rows", q->min_k);
 	else
 		n = snprintf(privacy, sizeof privacy, "no noise (the policy requires none); ");
-	if (q->min_k)
+	if (q->min_k && !q->dp)
 		n += snprintf(privacy + n, sizeof privacy - (size_t)n,
-		              "groups of fewer than %u %s suppressed; ", q->min_k,
-		              q->personal ? "subjects" : "rows");
+		              "groups of fewer than %u %s suppressed, and histogram bins of fewer "
+		              "than %u rows; ",
+		              q->min_k, q->personal ? "subjects" : "rows", q->min_k);
+	if (n < 0 || n > 700) /* the texts above are far shorter */
+		abort();
 	if (q->personal)
 		n += snprintf(privacy + n, sizeof privacy - (size_t)n,
 		              "at most %u rows per subject and group and %u groups per subject, "

@@ -182,6 +182,7 @@ expect_json '.rows[0].values[0].ci95 > 0' true "a 95% half-width"
 expect_json '[.rows[].keys[0]] | join(",")' "Lyon 1e,Lyon 2e,Lyon 3e" "Lyon 9e (5 drivers): withheld by partition selection"
 expect_json '.suppressed // [] | length' 0 "under DP the exact number of withheld groups is not released"
 expect_json '.maxContributionsPerSubject' 2 "the caps reported"
+expect_json '.privacy | contains("differential privacy: epsilon 1 split evenly over 4")' true "and how the answer was protected, in words"
 FIRST_IDX=$(jq -r .ledgerIndex <<<"$BODY"); FIRST=$(jq -c .rows <<<"$BODY")
 req GET "/v1/ledger/entries?start=$FIRST_IDX&limit=1" "$CITY"
 expect_json '.leaves[0].decoded.decision' GRANTED "the release is ledgered: GRANTED"
