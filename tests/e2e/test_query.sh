@@ -125,6 +125,13 @@ req GET "/v1/ledger/entries?start=$DENY_IDX&limit=1" "$CITY"
 expect_json '.leaves[0].decoded.action' QUERY "the denial is ledgered: a QUERY entry"
 expect_json '.leaves[0].decoded.decision' DENIED "decision DENIED"
 expect_json '.leaves[0].decoded.canonicalQuery | contains("HOUR")' true "with the canonical question"
+# HOUR, against PostgreSQL too, under a policy version that allows it
+jq 'del(.permission[0].constraint[] | select(.leftOperand == "fiducia:timeGranularity"))' "$EX/traffic-jams.json" >"$FD_TMP/hourly.json"
+putdoc PUT "/v1/datasets/$JAMS/policy" "$NAV" "$FD_TMP/hourly.json"; expect_status 201 "a policy version without the DAY floor"
+req POST /v1/queries "$CITY" "$(Q '[{"fn":"COUNT"},{"fn":"SUM","column":"delay_s"}]' '[{"column":"observed_at","bucket":"HOUR"}]' '[{"column":"district","op":"IN","values":["Lyon 2e","Lyon 4e"]}]')"
+expect_status 200 "HOUR, now permitted"
+same_rows "HOUR buckets" "SELECT $(ts hour), count(*), sum(delay_s) FROM plain.j WHERE district IN ('Lyon 2e', 'Lyon 4e') GROUP BY 1 $(keep delay_s)"
+putdoc PUT "/v1/datasets/$JAMS/policy" "$NAV" "$EX/traffic-jams.json"; expect_status 201 "the DAY floor back (a new version)"
 req POST /v1/queries "$ADCO" "$(Q '[{"fn":"COUNT"}]' '[{"column":"district"}]' '[]')"
 expect_status 403 "an org of another kind: denied (the policy names public authorities)"
 req POST /v1/queries "$CITY" "$(Q '[{"fn":"COUNT"}]' '[{"column":"district"}]' '[]' | sed 's/dpv:ImproveTransportMobility/fiducia:TrafficEnforcement/')"
@@ -210,10 +217,18 @@ expect_json '.budgetRemaining' 8 "spending epsilon again"
 # group by the subject: refused, by policy validation, before any data is read
 req POST /v1/queries "$CITY" "$(PQ | jq -c '.groupBy = [{"column":"driver_id"}]')"
 expect_status 400 "group by the SUBJECT column: refused"
-for combo in '["driver_id","district"]' '["district","speed_kmh"]' '["road_type","delay_s"]' '["driver_id","road_type"]'; do
-	req POST /v1/queries "$CITY" "$(PQ | jq -c --argjson c "$combo" '.groupBy = [$c[] | {column: .}]')"
-	expect_status 400 "group by $combo: refused"
-done
+# every combination of one or two columns that holds the subject, a measure or
+# the raw time: refused before anything is read (and nothing ledgered)
+COLS=(driver_id pub_time district road_type speed_kmh delay_s)
+refused=0 total=0
+for a in "${COLS[@]}"; do for b in "" "${COLS[@]}"; do
+	[ "$a" = "$b" ] && continue
+	case " $a $b " in *" driver_id "*|*" pub_time "*|*" speed_kmh "*|*" delay_s "*) ;; *) continue ;; esac
+	total=$((total + 1))
+	req POST /v1/queries "$CITY" "$(PQ | jq -c --arg a "$a" --arg b "$b" '.groupBy = [$a, $b | select(. != "") | {column: .}]')"
+	[ "$STATUS" = 400 ] && refused=$((refused + 1)) || echo "# not refused: $a $b: $STATUS"
+done; done
+check "all $total groupings with the subject, a measure or the raw time refused" test "$refused" = "$total" -a "$total" -gt 20
 
 # the budget: spend down to 1 left, then race two processes for it
 for i in 1 2 3 4 5 6 7; do
