@@ -949,7 +949,7 @@ bool agg_scan(agg *a, int part_no, const agg_input *in)
 	}
 	enum { AHEAD = 12 };
 	for (uint32_t r = 0; r < rows; r++) {
-		if (sc && r + AHEAD < rows && t->mask[r + AHEAD])
+		if (sc && t->pslots && r + AHEAD < rows && t->mask[r + AHEAD])
 			__builtin_prefetch(&t->pslots[t->rhash[r + AHEAD] & t->pmask]);
 		if (!t->mask[r])
 			continue;
@@ -1074,7 +1074,8 @@ bool agg_bound(agg *a, dp_rng *rng)
 			for (size_t j = 0; j < a->nsum; j++)
 				t->sums[g * a->nsum + j] = 0;
 		}
-		memset(t->hist, 0, t->ng * nh * sizeof *t->hist);
+		if (t->ng && nh)
+			memset(t->hist, 0, t->ng * nh * sizeof *t->hist);
 		for (size_t p = 0; p < t->np; p++) {
 			t->pseen[p] = t->pkept[p] = 0;
 			for (size_t j = 0; j < a->nsum; j++)
