@@ -191,6 +191,26 @@ static inline int64_t bucket_of(query_bucket b, int64_t t)
 	}
 }
 
+/* bucket_of for n timestamps, each loop with a constant divisor (the
+ * compiler turns it into a multiplication). */
+static void bucket_ids(query_bucket b, const int64_t *t, uint32_t n, int64_t *out)
+{
+	switch (b) {
+	case FIDUCIA__V1__QUERY__GROUP__BUCKET__HOUR:
+		for (uint32_t r = 0; r < n; r++)
+			out[r] = t[r] / US_HOUR - (t[r] % US_HOUR < 0);
+		return;
+	case FIDUCIA__V1__QUERY__GROUP__BUCKET__DAY:
+		for (uint32_t r = 0; r < n; r++)
+			out[r] = t[r] / US_DAY - (t[r] % US_DAY < 0);
+		return;
+	default:
+		for (uint32_t r = 0; r < n; r++)
+			out[r] = bucket_of(b, t[r]);
+		return;
+	}
+}
+
 static int64_t bucket_start(query_bucket b, int64_t id)
 {
 	switch (b) {
@@ -756,12 +776,14 @@ static size_t column_codes(agg *a, part *t, size_t i, const agg_input *in)
 		return 2;
 	}
 	if (gd->bucket != FIDUCIA__V1__QUERY__GROUP__BUCKET__BUCKET_UNSPECIFIED) {
+		/* bucket numbers once, into rkey (not in use until the scan's keys) */
+		int64_t *id = (int64_t *)t->rkey;
+		bucket_ids(gd->bucket, c->i, rows, id);
 		int64_t lo = INT64_MAX, hi = INT64_MIN;
 		for (uint32_t r = 0; r < rows; r++)
 			if (mask[r]) {
-				int64_t id = bucket_of(gd->bucket, c->i[r]);
-				lo = id < lo ? id : lo;
-				hi = id > hi ? id : hi;
+				lo = id[r] < lo ? id[r] : lo;
+				hi = id[r] > hi ? id[r] : hi;
 			}
 		if (lo > hi)
 			return 1;
@@ -771,8 +793,7 @@ static size_t column_codes(agg *a, part *t, size_t i, const agg_input *in)
 			for (uint64_t k = 0; k < span; k++)
 				t->kv[i][k] = lo + (int64_t)k;
 			for (uint32_t r = 0; r < rows; r++)
-				cc[r] = mask[r] ? (uint32_t)(bucket_of(gd->bucket, c->i[r]) - lo)
-				                : 0;
+				cc[r] = mask[r] ? (uint32_t)(id[r] - lo) : 0;
 			return span;
 		}
 	}
@@ -910,7 +931,8 @@ bool agg_scan(agg *a, int part_no, const agg_input *in)
 		}
 		memset(t->dense, 0xff, prod * sizeof *t->dense);
 	}
-	measure_values(a, t, in);
+	if (!(a->count_only && a->pass == 1)) /* counting pairs needs no value */
+		measure_values(a, t, in);
 	const chunk_column *sc = a->personal ? in->cols[a->s->subject] : NULL;
 	size_t nsum = a->nsum, nh = hist_total(a);
 	int sum_meas[QUERY_MAX_MEASURES], hist_meas[QUERY_MAX_MEASURES];
@@ -1244,6 +1266,40 @@ bool agg_finish(agg *a)
 		a->nout = 1;
 	}
 	return a->nout <= a->o.group_limit;
+}
+
+void agg_reserve_pairs(agg *a, size_t n)
+{
+	for (int pi = 0; pi < a->o.parts; pi++) {
+		part *t = &a->parts[pi];
+		size_t want = n / (size_t)a->o.parts, nm = t->pmask ? t->pmask : 65535;
+		while (2 * want > nm && nm < ((size_t)1 << 31))
+			nm = 2 * nm + 1;
+		if (nm == t->pmask)
+			continue;
+		size_t bytes = (nm + 1) * sizeof(struct pslot);
+		if (a->o.max_bytes && t->bytes + bytes > a->o.max_bytes / (size_t)a->o.parts)
+			continue; /* growing as it goes will tell */
+		struct pslot *ns = ag_calloc(nm + 1, sizeof *ns);
+		for (size_t p = 0; p < t->np; p++) {
+			size_t s = mix64(t->pkey[p]) & nm;
+			while (ns[s].p1)
+				s = (s + 1) & nm;
+			ns[s].key = t->pkey[p];
+			ns[s].p1 = (uint32_t)p + 1;
+		}
+		free(t->pslots);
+		t->pslots = ns;
+		t->pmask = nm;
+	}
+}
+
+size_t agg_pairs(const agg *a)
+{
+	size_t n = 0;
+	for (int pi = 0; pi < a->o.parts; pi++)
+		n += a->parts[pi].np;
+	return n;
 }
 
 bool agg_too_large(const agg *a)

@@ -96,6 +96,10 @@ typedef struct agg_group {
  * group_limit. */
 bool agg_finish(agg *a) __attribute__((warn_unused_result));
 size_t agg_ngroups(const agg *a);
+/* (subject, group) pairs met so far, and a hint that about n will be met in
+ * all (the pair tables are sized once instead of doubling as they fill). */
+size_t agg_pairs(const agg *a);
+void agg_reserve_pairs(agg *a, size_t n);
 /* After a failed scan or finish: true when memory, false when groups. */
 bool agg_too_large(const agg *a);
 const agg_group *agg_get(const agg *a, size_t i);

@@ -770,6 +770,19 @@ static void scan_worked(void *arg)
 		refuse_too_large(q);
 		return;
 	}
+	if (q->pass == 1 && q->w0 == 0 && q->w1 < q->nchunks && q->personal) {
+		/* The first window tells how many pairs to expect: size the
+		 * tables once (rows are spread over chunks in deposit order). */
+		uint64_t rows_seen = 0, rows_all = 0;
+		for (size_t i = 0; i < q->nchunks; i++) {
+			rows_all += q->chunks[i].rows;
+			if (i < q->w1)
+				rows_seen += q->chunks[i].rows;
+		}
+		if (rows_seen)
+			agg_reserve_pairs(q->a, (size_t)((double)agg_pairs(q->a) *
+			                                 (double)rows_all / (double)rows_seen));
+	}
 	q->w0 = q->w1;
 	scan_window(q);
 }
