@@ -211,9 +211,10 @@ struct consent_view {
 	consent_cache *c;
 	dstate *d;
 	cbits *bm;
+	int64_t until; /* the first validity boundary after the instant loaded */
 };
 
-static consent_view *view_new(consent_cache *c, dstate *d, cbits *bm)
+static consent_view *view_new(consent_cache *c, dstate *d, cbits *bm, int64_t until)
 {
 	consent_view *v = malloc(sizeof *v);
 	if (!v)
@@ -221,7 +222,13 @@ static consent_view *view_new(consent_cache *c, dstate *d, cbits *bm)
 	v->c = c;
 	v->d = d;
 	v->bm = bits_ref(bm);
+	v->until = until;
 	return v;
+}
+
+int64_t consent_view_until(const consent_view *v)
+{
+	return v->until;
 }
 
 void consent_view_release(consent_view *v)
@@ -587,7 +594,7 @@ static void loaded(PGresult *res, void *arg)
 			pthread_mutex_lock(&c->mu);
 			c->st.fresh++;
 			pthread_mutex_unlock(&c->mu);
-			vload_done(l, view_new(c, d, pv->bm));
+			vload_done(l, view_new(c, d, pv->bm, pv->next_change));
 			return;
 		}
 		if (in_window && pv->version >= full_since && pv->version < version) {
@@ -679,7 +686,7 @@ static void loaded(PGresult *res, void *arg)
 		pv->at_lo = l->at;
 		pv->next_change = next_change;
 	}
-	consent_view *v = view_new(c, d, bm);
+	consent_view *v = view_new(c, d, bm, next_change);
 	bits_unref(bm);
 	vload_done(l, v);
 }

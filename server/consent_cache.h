@@ -62,6 +62,10 @@ size_t consent_view_numbers(consent_view *v, const uint8_t nonce[CHUNK_NONCE_BYT
                             const chunk_column *subj, uint8_t *keep, uint32_t *nos);
 bool consent_view_has(const consent_view *v, const uint8_t *pseudonym);
 size_t consent_view_size(const consent_view *v); /* subjects counted */
+/* The first validity boundary (unix microseconds) of any record after the
+ * instant the view was loaded for (INT64_MAX: none): until then, and at the
+ * same consent version, a view counts the same subjects. */
+int64_t consent_view_until(const consent_view *v);
 void consent_view_release(consent_view *v);
 
 /* How loads and chunk maps went, for tests and benchmarks. */

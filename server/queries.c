@@ -78,7 +78,7 @@ struct qctx {
 	bool has_budget;
 	uint64_t total_micro, spent_before;
 	int64_t period_start, period_end; /* unix seconds */
-	char data_version[64];
+	char data_version[96];
 	uint8_t question[32];
 	dp_rng rng;      /* the noise: libsodium's randombytes (or zero, in tests) */
 	dp_rng sampling; /* contribution caps: a ChaCha20 keystream keyed by randombytes */
@@ -433,7 +433,21 @@ static void release_step(txn *t, PGresult *res)
 		free(ans);
 		return;
 	}
-	case 4: /* the answer kept */
+	case 4: /* the answer kept; those of past periods are of no more use */
+		if (!pg_ok(res, PGRES_COMMAND_OK)) {
+			txn_fail(t, 503, "unavailable", "the answer could not be recorded");
+			return;
+		}
+		snprintf(p[0], sizeof p[0], "%s", q->r->claims.org);
+		snprintf(p[1], sizeof p[1], "%s", q->dataset);
+		snprintf(p[2], sizeof p[2], "%lld", (long long)q->period_start);
+		txn_sql(t,
+		        "DELETE FROM query_answers WHERE org = $1 AND dataset = $2 AND "
+		        "period_start < "
+		        "to_timestamp($3)",
+		        3, pp);
+		return;
+	case 5:
 		if (!pg_ok(res, PGRES_COMMAND_OK)) {
 			txn_fail(t, 503, "unavailable", "the answer could not be recorded");
 			return;
@@ -950,29 +964,11 @@ static void list_chunks(qctx *q)
 	         1, p, chunks_listed, q);
 }
 
-static void view_loaded(consent_view *v, void *arg)
-{
-	qctx *q = arg;
-	if (!v) {
-		http_reply_unavailable(q->r);
-		return;
-	}
-	q->view = v;
-	list_chunks(q);
-}
-
 static void keys_loaded(http_req *r, ds *d)
 {
 	qctx *q = r->ctx;
 	q->d = d;
-	if (q->personal) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		consent_view_load(r->app, q->dataset, q->body->purpose,
-		                  (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000, view_loaded, q);
-		return;
-	}
-	list_chunks(q);
+	list_chunks(q); /* a personal dataset's consent view is loaded already */
 }
 
 /* ---- repeats ------------------------------------------------------------------ */
@@ -1034,6 +1030,44 @@ static void prechecked(PGresult *res, void *arg)
 		return;
 	}
 	ds_load_id(q->r, q->dataset, DS_ANY, keys_loaded);
+}
+
+/* With a budget: the budget left and an answer released before; then the
+ * scan. */
+static void precheck(qctx *q)
+{
+	http_req *r = q->r;
+	if (!q->has_budget) {
+		ds_load_id(r, q->dataset, DS_ANY, keys_loaded);
+		return;
+	}
+	char ps[32], qh[2 * 32 + 3];
+	snprintf(ps, sizeof ps, "%lld", (long long)q->period_start);
+	pg_bytea_param(qh, sizeof qh, q->question, 32);
+	const char *p[4] = {r->claims.org, q->dataset, ps, qh};
+	db_query(r->app->db,
+	         "SELECT (SELECT spent_micro FROM budgets WHERE org = $1 AND dataset = $2 AND "
+	         "period_start = to_timestamp($3)), a.data_version, a.answer, e.idx FROM (SELECT "
+	         "1) one LEFT JOIN query_answers a ON a.org = $1 AND a.dataset = $2 AND "
+	         "a.question = $4 AND a.period_start = to_timestamp($3) LEFT JOIN ledger_entries "
+	         "e ON e.pending_id = a.ledger_pending",
+	         4, p, prechecked, q);
+}
+
+static void view_first(consent_view *v, void *arg)
+{
+	qctx *q = arg;
+	if (!v) {
+		http_reply_unavailable(q->r);
+		return;
+	}
+	q->view = v;
+	/* until the next validity boundary of a record, the view counts the
+	 * same subjects at the same consent version */
+	size_t n = strlen(q->data_version);
+	snprintf(q->data_version + n, sizeof q->data_version - n, "/u%lld",
+	         (long long)consent_view_until(v));
+	precheck(q);
 }
 
 /* ---- the decision --------------------------------------------------------- */
@@ -1204,23 +1238,20 @@ static void meta_loaded(PGresult *res, void *arg)
 	crypto_hash_sha256_update(&hs, (const uint8_t *)q->plan.canonical, q->plan.canonical_len);
 	crypto_hash_sha256_final(&hs, q->question);
 	q->has_budget = o->has_epsilon_budget;
-	if (!q->has_budget) {
-		ds_load_id(r, q->dataset, DS_ANY, keys_loaded);
+	if (q->has_budget) {
+		q->total_micro = (uint64_t)llround(o->epsilon_budget * 1e6);
+		budget_period(&o->budget_period, (int64_t)now, &q->period_start, &q->period_end);
+	}
+	if (q->personal) {
+		/* The consent view first: what it counts is part of the data a
+		 * stored answer was computed on. */
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		consent_view_load(r->app, q->dataset, q->body->purpose,
+		                  (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000, view_first, q);
 		return;
 	}
-	q->total_micro = (uint64_t)llround(o->epsilon_budget * 1e6);
-	budget_period(&o->budget_period, (int64_t)now, &q->period_start, &q->period_end);
-	char ps[32], qh[2 * 32 + 3];
-	snprintf(ps, sizeof ps, "%lld", (long long)q->period_start);
-	pg_bytea_param(qh, sizeof qh, q->question, 32);
-	const char *p[4] = {r->claims.org, q->dataset, ps, qh};
-	db_query(r->app->db,
-	         "SELECT (SELECT spent_micro FROM budgets WHERE org = $1 AND dataset = $2 AND "
-	         "period_start = to_timestamp($3)), a.data_version, a.answer, e.idx FROM (SELECT "
-	         "1) one LEFT JOIN query_answers a ON a.org = $1 AND a.dataset = $2 AND "
-	         "a.question = $4 AND a.period_start = to_timestamp($3) LEFT JOIN ledger_entries "
-	         "e ON e.pending_id = a.ledger_pending",
-	         4, p, prechecked, q);
+	precheck(q);
 }
 
 static void post_query(http_req *r)

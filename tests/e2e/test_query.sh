@@ -230,11 +230,29 @@ for a in "${COLS[@]}"; do for b in "" "${COLS[@]}"; do
 done; done
 check "all $total groupings with the subject, a measure or the raw time refused" test "$refused" = "$total" -a "$total" -gt 20
 
-# the budget: spend down to 1 left, then race two processes for it
-for i in 1 2 3 4 5 6 7; do
+# consent that lapses: a stored answer is not served past a record's
+# validUntil (the question is answered again, without the driver)
+UNTIL=$(date -u -d '+4 seconds' +%Y-%m-%dT%H:%M:%SZ)
+req POST "/v1/datasets/$PR/consents" "$NAV" "{\"subject\":\"drv-0010\",\"formId\":\"nav-altruism\",\"objective\":\"Better mobility in Lyon\",\"purposes\":[\"dpv:ImproveTransportMobility\"],\"validUntil\":\"$UNTIL\"}"
+expect_status 201 "drv-0010 consents until $UNTIL"
+LAPSE=",\"filters\":[{\"column\":\"road_type\",\"op\":\"GE\",\"values\":[\"1\"]}]"
+req POST /v1/queries "$CITY" "$(PQ "$LAPSE")"
+WITH10="plain.consenting UNION SELECT 'drv-0010'"
+same_rows "drv-0010 counted while its consent is valid" "${PWANT/plain.consenting/$WITH10}"
+sleep 5
+req POST /v1/queries "$CITY" "$(PQ "$LAPSE")"
+expect_json '.repeat // false' false "past validUntil, the same question is answered again"
+same_rows "and drv-0010 is no longer counted" "$PWANT"
+
+# the budget: spend down to 1 left, then race two processes for it (an
+# answer kept from a past period goes with the next release)
+psql_ -c "INSERT INTO query_answers (org, dataset, question, period_start, data_version, answer, ledger_pending) VALUES ('city-lyon', '$PR', decode(repeat('ab', 32), 'hex'), '2020-01-01', 'x', '\\x00', 0)"
+check "(an answer of 2020 planted)" test "$(psql_ -c "SELECT count(*) FROM query_answers WHERE period_start < '2021-01-01'")" = 1
+for i in 1 2 3 4 5; do
 	req POST /v1/queries "$CITY" "$(PQ ",\"filters\":[{\"column\":\"road_type\",\"op\":\"LE\",\"values\":[\"$i\"]}]")"
 done
-expect_json '.budgetRemaining' 1 "seven more queries: 1 left"
+check "answers of past periods are dropped" test "$(psql_ -c "SELECT count(*) FROM query_answers WHERE period_start < '2021-01-01'")" = 0
+expect_json '.budgetRemaining' 1 "five more queries: 1 left"
 req GET /v1/budgets "$CITY"
 expect_json ".budgets[] | select(.dataset == \"$PR\") | .epsilonRemaining" 1 "GET /v1/budgets: 1 left"
 expect_json ".budgets[] | select(.dataset == \"$PR\") | .queries" 9 "GET /v1/budgets: 9 queries debited"
@@ -255,7 +273,7 @@ req GET "/v1/ledger/entries?start=$IDX&limit=1" "$CITY"
 expect_json '.leaves[0].decoded.decision' DENIED "the refusal is ledgered"
 expect_json '.leaves[0].decoded.reasons[0] | startswith("budget exhausted")' true "as budget exhausted"
 check "never overspent" test "$(psql_ -c "SELECT spent_micro FROM budgets WHERE dataset = '$PR'")" = 10000000
-req POST /v1/queries "$CITY" "$(PQ)"
+req POST /v1/queries "$CITY" "$(PQ ",\"filters\":[{\"column\":\"road_type\",\"op\":\"LE\",\"values\":[\"5\"]}]")"
 expect_status 200 "a repeat is still answered once the budget is spent"
 expect_json '.repeat' true "(it spends nothing)"
 
