@@ -531,24 +531,28 @@ static int32_t group_of(agg *a, part *t, const int64_t *k)
 	return (int32_t)g;
 }
 
+/* The pair table with nm + 1 slots (a power of two, less one). */
+static void pairs_rehash(part *t, size_t nm)
+{
+	struct pslot *ns = ag_calloc(nm + 1, sizeof *ns);
+	for (size_t p = 0; p < t->np; p++) {
+		size_t s = mix64(t->pkey[p]) & nm;
+		while (ns[s].p1)
+			s = (s + 1) & nm;
+		ns[s].key = t->pkey[p];
+		ns[s].p1 = (uint32_t)p + 1;
+	}
+	free(t->pslots);
+	t->pslots = ns;
+	t->pmask = nm;
+}
+
 /* The pair (subject, group) of key (hash h = mix64(key)), added when new
  * and add is set; UINT32_MAX past the memory cap. */
 static uint32_t pair_of(agg *a, part *t, uint64_t key, uint64_t h, bool add)
 {
-	if (add && 2 * (t->np + 1) > t->pmask) {
-		size_t nm = t->pmask ? 2 * t->pmask + 1 : 65535;
-		struct pslot *ns = ag_calloc(nm + 1, sizeof *ns);
-		for (size_t p = 0; p < t->np; p++) {
-			size_t s = mix64(t->pkey[p]) & nm;
-			while (ns[s].p1)
-				s = (s + 1) & nm;
-			ns[s].key = t->pkey[p];
-			ns[s].p1 = (uint32_t)p + 1;
-		}
-		free(t->pslots);
-		t->pslots = ns;
-		t->pmask = nm;
-	}
+	if (add && 2 * (t->np + 1) > t->pmask)
+		pairs_rehash(t, t->pmask ? 2 * t->pmask + 1 : 65535);
 	size_t s = h & t->pmask;
 	while (t->pslots[s].p1) {
 		if (t->pslots[s].key == key)
@@ -1280,17 +1284,7 @@ void agg_reserve_pairs(agg *a, size_t n)
 		size_t bytes = (nm + 1) * sizeof(struct pslot);
 		if (a->o.max_bytes && t->bytes + bytes > a->o.max_bytes / (size_t)a->o.parts)
 			continue; /* growing as it goes will tell */
-		struct pslot *ns = ag_calloc(nm + 1, sizeof *ns);
-		for (size_t p = 0; p < t->np; p++) {
-			size_t s = mix64(t->pkey[p]) & nm;
-			while (ns[s].p1)
-				s = (s + 1) & nm;
-			ns[s].key = t->pkey[p];
-			ns[s].p1 = (uint32_t)p + 1;
-		}
-		free(t->pslots);
-		t->pslots = ns;
-		t->pmask = nm;
+		pairs_rehash(t, nm);
 	}
 }
 

@@ -173,6 +173,19 @@ const uint8_t *ds_dek(const ds *d, int version)
 	               : NULL;
 }
 
+bool ds_schema_parse(const char *json, bool personal, schema *out)
+{
+	Fiducia__V1__CreateDatasetRequest *cols = NULL;
+	pbjson_error e;
+	char err[256];
+	bool ok = pbjson_decode(&fiducia__v1__create_dataset_request__descriptor, json,
+	                        strlen(json), NULL, (ProtobufCMessage **)&cols, &e) &&
+	          schema_from_pb(out, personal, cols->n_columns, cols->columns, err, sizeof err);
+	if (cols)
+		protobuf_c_message_free_unpacked(&cols->base, NULL);
+	return ok;
+}
+
 struct ds_load {
 	http_req *r;
 	ds_loaded_cb cb;
@@ -213,22 +226,12 @@ static void ds_loaded(PGresult *res, void *arg)
 	d->chunk_rows = atoi(PQgetvalue(res, 0, 4));
 	d->key_version = atoi(PQgetvalue(res, 0, 5));
 	d->schema_version = atoi(PQgetvalue(res, 0, 6));
-	Fiducia__V1__CreateDatasetRequest *cols = NULL;
-	const char *json = PQgetvalue(res, 0, 3);
-	pbjson_error e;
-	char err[256];
 	if (d->key_version < 1 || d->key_version > 100000 ||
-	    !pbjson_decode(&fiducia__v1__create_dataset_request__descriptor, json, strlen(json),
-	                   NULL, (ProtobufCMessage **)&cols, &e) ||
-	    !schema_from_pb(&d->sch, d->personal, cols->n_columns, cols->columns, err,
-	                    sizeof err)) {
-		if (cols)
-			protobuf_c_message_free_unpacked(&cols->base, NULL);
+	    !ds_schema_parse(PQgetvalue(res, 0, 3), d->personal, &d->sch)) {
 		ds_free(d);
 		http_reply_error(r, 500, "internal", "the stored schema of %s is unreadable", id);
 		return;
 	}
-	protobuf_c_message_free_unpacked(&cols->base, NULL);
 	d->subject_key = sodium_malloc(VAULT_KEY_BYTES);
 	d->deks = sodium_malloc((size_t)d->key_version * VAULT_KEY_BYTES);
 	if (!d->subject_key || !d->deks)

@@ -33,7 +33,10 @@ typedef void (*ds_loaded_cb)(http_req *r, ds *d);
  * for `who` (its holder; with DS_READERS also the operator and regulators);
  * otherwise reply 404 (or 5xx) and do not call cb. cb owns d (ds_free). */
 void ds_load(http_req *r, unsigned who, ds_loaded_cb cb);
-/* The same for the dataset named id (a request body's). */
+/* A dataset's stored columns (datasets.columns, JSON) as its schema. */
+bool ds_schema_parse(const char *json, bool personal, schema *out)
+        __attribute__((warn_unused_result));
+/* ds_load for the dataset named id (a request body's). */
 void ds_load_id(http_req *r, const char *id, unsigned who, ds_loaded_cb cb);
 void ds_free(ds *d);
 /* The DEK of a version, NULL if there is none. */

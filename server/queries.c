@@ -23,7 +23,6 @@
 #include "dp.h"
 #include "ledger.h"
 #include "log.h"
-#include "pbjson.h"
 #include "pdp.h"
 #include "pgutil.h"
 #include "query.h"
@@ -1111,21 +1110,12 @@ static void meta_loaded(PGresult *res, void *arg)
 	q->personal = PQgetvalue(res, 0, 2)[0] == 't';
 	snprintf(q->dataset_name, sizeof q->dataset_name, "%s", PQgetvalue(res, 0, 4));
 	/* the schema */
-	Fiducia__V1__CreateDatasetRequest *cols = NULL;
-	const char *json = PQgetvalue(res, 0, 3);
-	pbjson_error pe;
 	char err[256];
-	if (!pbjson_decode(&fiducia__v1__create_dataset_request__descriptor, json, strlen(json),
-	                   NULL, (ProtobufCMessage **)&cols, &pe) ||
-	    !schema_from_pb(&q->sch, q->personal, cols->n_columns, cols->columns, err,
-	                    sizeof err)) {
-		if (cols)
-			protobuf_c_message_free_unpacked(&cols->base, NULL);
+	if (!ds_schema_parse(PQgetvalue(res, 0, 3), q->personal, &q->sch)) {
 		http_reply_error(r, 500, "internal", "the stored schema of %s is unreadable",
 		                 q->dataset);
 		return;
 	}
-	protobuf_c_message_free_unpacked(&cols->base, NULL);
 	/* the question: checked against the schema (a 400 is not a decision) */
 	if (!query_plan_build(q->body, &q->sch, &q->plan, err, sizeof err)) {
 		http_reply_error(r, 400, "invalid_argument", "%s", err);
