@@ -16,6 +16,8 @@ PACKAGES=(
 	postgresql-15 postgresql-client-15
 	# tests and benchmarks: HTTP, JSON, protobuf decoding, load
 	curl jq protobuf-compiler xxd openssl wrk ca-certificates util-linux procps
+	# the scale-out test: two fiduciad processes behind a load balancer
+	haproxy
 )
 
 SUDO=""
