@@ -24,6 +24,7 @@ static const struct cli_cmd *const commands[] = {
         &cmd_consent_entry,
         &cmd_query_entry,
         &cmd_budget_entry,
+        &cmd_report_entry,
         &cmd_ledger_entry, /* one per line: this comment keeps clang-format from packing */
         NULL,
 };
