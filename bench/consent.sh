@@ -6,7 +6,8 @@
 # one cold scan with consent (an empty cache), then rounds of a scan that
 # ignores consent, one that filters with the cached view (warm), and one
 # just after a driver withdraws (a delta load).
-# Medians and the ratio go to bench/RESULTS.md (only this section).
+# Medians and the ratio go to bench/RESULTS.md (only this section; see
+# bench/lib.sh).
 # usage: bench/consent.sh [ROWS=10000000] [CONSENTS=1000000] [ROUNDS=5]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +23,7 @@ trap cleanup EXIT
 PORT=18904
 "$BUILD/fiduciad" --data-dir "$TMP/data" --listen "127.0.0.1:$PORT" --set log_level=warn >"$TMP/fiduciad.log" 2>&1 & PID=$!
 for i in $(seq 1 300); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
+curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null || { echo "bench: fiduciad did not start"; cat "$TMP/fiduciad.log"; exit 1; }
 export FIDUCIA_URL="http://127.0.0.1:$PORT"
 FIDUCIA_TOKEN=$("$BUILD/fiducia" token mint --data-dir "$TMP/data" --org operator --role operator --ttl 2h) \
 	"$BUILD/fiducia" org create navapp --kind HOLDER >/dev/null
@@ -56,11 +58,10 @@ KEPT=$(awk '$3 == "warm" {print $13; exit}' "$TMP/scan.out")
 STATS=$(grep '^loads:' "$TMP/scan.out")
 pct() { awk -v a="$1" -v b="$MP" 'BEGIN {printf "%+.1f%%", 100 * (a - b) / b}'; }
 OW=$(pct "$MW") OC=$(pct "$MC") OCOLD=$(pct "$COLD")
-CPU=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 {
 	echo "## Consent filtering in a scan (issue 5)"
 	echo
-	echo "- machine: $(nproc) cores, $CPU, $(free -g | awk '/Mem:/ {print $2 " GiB"}'), $(uname -sr), Debian $(cat /etc/debian_version)"
+	echo "- machine: $(machine)"
 	echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
 	echo "- command: \`bench/consent.sh $ROWS $CONSENTS $ROUNDS\`: $ROWS rows (200,000 drivers) in a personal dataset on fiduciad's embedded PostgreSQL; $NREC consent records imported with \`fiducia consent import --per-call 100000\` ($IMPORT_RATE records/s); then \`bench_scan\`, one thread, the dataset's sealed SUBJECT and \`speed_kmh\` columns held in memory"
 	echo "- plain: open and decode both columns of every chunk, sum the measure over every row"
@@ -77,6 +78,8 @@ CPU=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 	echo "| with consent, after a withdrawal | $(col change 4)| $MC | $LC s | $OC | ≤ +20% |"
 	echo "| with consent, cold (once) | $COLD | $COLD | $LCOLD s | $OCOLD | |"
 	echo
+	summary_line "consent: scan, warm" "$MW s" "$MP s" "$OW" "≤ +20%" "$(meets "$MW" le "$(awk -v b="$MP" 'BEGIN {print 1.2 * b}')")"
+	summary_line "consent: scan after a withdrawal" "$MC s" "$MP s" "$OC" "≤ +20%" "$(meets "$MC" le "$(awk -v b="$MP" 'BEGIN {print 1.2 * b}')")"
 } >"$TMP/section.md"
 results_replace consent "$TMP/section.md"
 cat "$TMP/section.md"

@@ -7,7 +7,8 @@
 # Rounds alternate between the two. Also reported: stored bytes (plaintext
 # table vs the dataset's sealed chunks) and fiduciad's peak RSS after 1/10 of
 # the file and after all of it (bounded by the batch size, not the file).
-# Medians and ratios go to bench/RESULTS.md (only this benchmark's section).
+# Medians and ratios go to bench/RESULTS.md (only this benchmark's section;
+# see bench/lib.sh).
 # usage: bench/deposit.sh [ROWS=10000000] [ROUNDS=3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,12 +68,10 @@ MC=$(median "${COPY[@]}"); MF=$(median "${FID[@]}")
 RATIO=$(awk -v a="$MF" -v b="$MC" 'BEGIN {printf "%.2f", a / b}')
 SRATIO=$(awk -v a="$STORED" -v b="$PLAIN" 'BEGIN {printf "%.2f", a / b}')
 mb() { awk -v b="$1" 'BEGIN {printf "%.0f MB", b / 1e6}'; }
-CPU=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
-MEM=$(free -g | awk '/Mem:/ {print $2 " GiB"}')
 {
 	echo "## Deposit throughput: fiducia deposit vs. psql \\copy (issue 3)"
 	echo
-	echo "- machine: $(nproc) cores, $CPU, $MEM, $(uname -sr), Debian $(cat /etc/debian_version)"
+	echo "- machine: $(machine)"
 	echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
 	echo "- command: \`bench/deposit.sh $ROWS $ROUNDS\`: $ROWS rows of the vault issue's probe-speeds schema ($(mb "$SIZE") of CSV, \`bench_gen_probes\`), $ROUNDS alternating rounds on fiduciad's embedded PostgreSQL 15 (default settings, fsync on); the CLI, fiduciad and PostgreSQL share the machine"
 	echo "- fiducia deposit: default batch size (65536 rows), 3 parallel requests, 2 worker threads; every value validated, subjects pseudonymised (keyed BLAKE2b), columns sealed (XChaCha20-Poly1305), one ledger entry per batch"
@@ -88,6 +87,9 @@ MEM=$(free -g | awk '/Mem:/ {print $2 " GiB"}')
 	echo "| the dataset: sealed columns + chunk and receipt rows | $(mb "$STORED") | $SRATIO (goal ≤ 1) |"
 	echo
 	echo "Peak RSS of fiduciad (VmHWM): $((RSS_TENTH / 1024)) MiB after depositing $((ROWS / 10)) rows, $((RSS_ALL / 1024)) MiB after $ROUNDS more deposits of $ROWS rows: bounded by the batch size and the worker count, not by the file."
+	echo
+	summary_line "deposit: rows/s" "$MF rows/s" "$MC rows/s" "${RATIO}×" "≥ 2×" "$(meets "$(awk -v a="$MF" -v b="$MC" 'BEGIN {print a / b}')" ge 2)"
+	summary_line "deposit: stored bytes" "$(mb "$STORED")" "$(mb "$PLAIN")" "$SRATIO" "≤ 1" "$(meets "$STORED" le "$PLAIN")"
 } >"$TMP/section.md"
 results_replace deposit "$TMP/section.md"
 cat "$TMP/section.md"

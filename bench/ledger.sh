@@ -29,6 +29,7 @@ PORT=18905
 "$BUILD/fiduciad" --data-dir "$TMP/data" --listen "127.0.0.1:$PORT" --set log_level=warn \
 	--set db_pool_size=${POOL:-32} >"$TMP/fiduciad.log" 2>&1 & PID=$!
 for i in $(seq 1 300); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
+curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null || { echo "bench: fiduciad did not start"; cat "$TMP/fiduciad.log"; exit 1; }
 export FIDUCIA_URL="http://127.0.0.1:$PORT"
 OP=$("$BUILD/fiducia" token mint --data-dir "$TMP/data" --org operator --role operator --ttl 2h)
 PGURL="host=$TMP/data/pg/run dbname=fiducia user=fiducia"
@@ -102,13 +103,15 @@ for kind in inclusion consistency; do
 	echo "$kind proofs at $SIZE: median ${LAT50[$kind]}, p99 ${LAT99[$kind]}, ${RPS[$kind]}/s"
 done
 NON2XX=$(cat "$TMP"/inclusion.out "$TMP"/consistency.out | awk '/Non-2xx/ {s += $NF} END {print s + 0}')
-CPU=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
+# wrk's latency (e.g. 182.00us, 1.65ms) in milliseconds
+ms() { awk -v l="$1" 'BEGIN { v = l + 0; u = l; sub(/^[0-9.]+/, "", u)
+	print (u == "us" ? v / 1000 : u == "ms" ? v : u == "s" ? v * 1000 : u == "m" ? v * 60000 : -1) }'; }
 {
 	echo "## Durable ledger appends per second (issue 6)"
 	echo
-	echo "- machine: $(nproc) cores, $CPU, $(free -g | awk '/Mem:/ {print $2 " GiB"}'), $(uname -sr), Debian $(cat /etc/debian_version)"
+	echo "- machine: $(machine)"
 	echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
-	echo "- command: \`bench/ledger.sh $ROUNDS $SECS\`: fiduciad's embedded PostgreSQL 15 (default settings, fsync on), $ROUNDS alternating rounds of ${SECS} s, 32 clients each; fiduciad with db_pool_size=${POOL:-32}"
+	echo "- command: \`bench/ledger.sh $ROUNDS $SECS $FILL\`: fiduciad's embedded PostgreSQL 15 (default settings, fsync on), $ROUNDS alternating rounds of ${SECS} s, 32 clients each; fiduciad with db_pool_size=${POOL:-32}"
 	echo "- ledgered action: \`POST /v1/orgs\` with a unique name per request (one statement: the org row and its ORG_CREATED entry, in \`ledger_pending\`, committed together before the answer; the sequencer places entries in the tree in batches, within milliseconds); $ENTRIES entries placed for $ORGS organisations, log lines with a 5xx: $ERR; entries still pending (committed, not yet placed) when each round ended: ${P[*]}"
 	echo
 	echo "| load | per second, per round | median | vs. baseline | goal |"
@@ -122,6 +125,10 @@ CPU=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
 	echo "|---|---|---|---|---|"
 	echo "| inclusion, random leaf of $SIZE | ${LAT50[inclusion]} | ${LAT99[inclusion]} | ${RPS[inclusion]} | < 1 ms |"
 	echo "| consistency, random size to $SIZE | ${LAT50[consistency]} | ${LAT99[consistency]} | ${RPS[consistency]} | |"
+	echo
+	summary_line "ledger: durable appends/s, 32 clients" "$MF/s" "$MB/s" "${RATIO}×" "≥ 10,000/s" "$(meets "$MF" ge 10000)"
+	summary_line "ledger: inclusion proof at $SIZE entries" "${LAT50[inclusion]} (median latency)" "—" "—" "< 1 ms" \
+		"$(M=$(ms "${LAT50[inclusion]}"); [ "$M" != -1 ] && meets "$M" lt 1 || echo "not met")"
 } >"$TMP/section.md"
 results_replace ledger "$TMP/section.md"
 cat "$TMP/section.md"

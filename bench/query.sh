@@ -10,7 +10,8 @@
 #  - PostgreSQL: the same GROUP BY on the same plaintext in a table of the
 #    same server (its parallel workers on), with psql's \timing.
 # Times are the client's wall clock per request. Peak memory is fiduciad's
-# VmHWM. Medians and ratios go to bench/RESULTS.md (only this section).
+# VmHWM. Medians and ratios go to bench/RESULTS.md (only this section; see
+# bench/lib.sh).
 # usage: bench/query.sh [ROWS=10000000] [ROUNDS=5]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +24,7 @@ PID=""
 cleanup() { [ -n "$PID" ] && { kill -TERM "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }; rm -rf "$TMP"; }
 trap cleanup EXIT
 
-PORT=18905
+PORT=18906
 start() {
 	"$BUILD/fiduciad" --data-dir "$TMP/data" --listen "127.0.0.1:$PORT" --set log_level=warn >>"$TMP/fiduciad.log" 2>&1 & PID=$!
 	for i in $(seq 1 300); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && return; sleep 0.2; done
@@ -112,6 +113,9 @@ RATE=$(awk -v n="$ROWS" -v t="$MW" 'BEGIN {printf "%.0f", n / t / 1e6}')
 	echo
 	echo "Warm: $RATE million rows aggregated per second. fiduciad's peak memory (VmHWM): $PEAK MiB (\`query_cache_bytes\` default 1 GiB)."
 	echo
+	summary_line "query: cold" "$MC s" "$MP s" "$(ratio "$MC")" "≤ 1.0×" "$(meets "$MC" le "$MP")"
+	summary_line "query: warm" "$MW s" "$MP s" "$(ratio "$MW")" "≤ 0.2×, ≥ 100 M rows/s" \
+		"$(awk -v a="$MW" -v b="$MP" -v n="$ROWS" 'BEGIN {print (a <= 0.2 * b && n / a >= 1e8 ? "met" : "not met")}')"
 } >"$TMP/section.md"
 results_replace query "$TMP/section.md"
 cat "$TMP/section.md"

@@ -3,7 +3,8 @@
 # wrk over loopback against (a) a minimal evhttp server answering a fixed body
 # (bench_baseline_evhttp, built from the same libevent), (b) authenticated
 # GET /v1/whoami, (c) GET /v1/orgs/{org}. Rounds alternate between targets so
-# that drift hits all alike; medians and ratios go to bench/RESULTS.md.
+# that drift hits all alike; medians and ratios go to bench/RESULTS.md (this
+# section only; see bench/lib.sh).
 # usage: bench/run.sh [ROUNDS=5] [SECONDS=10] [CONNECTIONS=32]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,12 +50,10 @@ done
 MB=$(median <<<"${R[baseline]}"); MW=$(median <<<"${R[whoami]}"); MO=$(median <<<"${R[org]}")
 RW=$(awk -v a="$MW" -v b="$MB" 'BEGIN {printf "%.1f", 100*a/b}')
 RO=$(awk -v a="$MO" -v b="$MB" 'BEGIN {printf "%.1f", 100*a/b}')
-CPU=$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
-MEM=$(free -g | awk '/Mem:/ {print $2 " GiB"}')
 {
 	echo "## HTTP throughput: fiduciad vs. a minimal evhttp server (issue 2)"
 	echo
-	echo "- machine: $(nproc) cores, $CPU, $MEM, $(uname -sr), Debian $(cat /etc/debian_version)"
+	echo "- machine: $(machine)"
 	echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
 	echo "- command: \`bench/run.sh $ROUNDS $SECS $CONNS\` (wrk -t1 -c$CONNS -d${SECS}s over loopback, $ROUNDS alternating rounds; fiduciad on its embedded PostgreSQL, log_level=warn, RelWithDebInfo)"
 	echo
@@ -66,6 +65,9 @@ MEM=$(free -g | awk '/Mem:/ {print $2 " GiB"}')
 	echo
 	echo "wrk and the server share the machine's cores, so absolute figures are lower than on"
 	echo "separate hosts; the ratios are what the goals are about."
+	echo
+	summary_line "http: \`GET /v1/whoami\`" "$MW req/s" "$MB req/s" "$RW%" "≥ 60%" "$(meets "$RW" ge 60)"
+	summary_line "http: \`GET /v1/orgs/{org}\`" "$MO req/s" "$MB req/s" "$RO%" "≥ 30%" "$(meets "$RO" ge 30)"
 } >"$TMP/section.md"
 results_replace http "$TMP/section.md"
-cat bench/RESULTS.md
+cat "$TMP/section.md"
