@@ -3,10 +3,12 @@
  * written atomically (temp file + rename) so that a crash never leaves half a
  * key. The development issuer is an ES256 key pair in PEM made with OpenSSL
  * (libsodium has no P-256); its private key is never loaded by fiduciad.
+ * `fiduciad keygen` makes the production set (keys_generate).
  */
 #include "keys.h"
 #include "config.h"
 #include "log.h"
+#include "note.h"
 #include "vault.h"
 
 #include <errno.h>
@@ -31,9 +33,11 @@ static void errf(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Write len bytes to path atomically with the given mode. */
-static bool write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
-                              char *err, size_t errlen)
+/* Write len bytes to path atomically with the given mode. Unless replace is
+ * set, an existing path is left alone and is an error (link(2) installs the
+ * file only where none is, so two writers cannot both win). */
+static bool write_file_new(const char *path, const void *data, size_t len, mode_t mode,
+                           bool replace, char *err, size_t errlen)
 {
 	char tmp[4096];
 	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
@@ -57,12 +61,29 @@ static bool write_file_atomic(const char *path, const void *data, size_t len, mo
 		p += n;
 		left -= (size_t)n;
 	}
-	if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
+	if (fsync(fd) != 0) {
 		errf(err, errlen, "cannot store %s: %s", path, strerror(errno));
+		close(fd);
 		unlink(tmp);
 		return false;
 	}
+	if (close(fd) != 0 || (replace ? rename(tmp, path) : link(tmp, path)) != 0) {
+		if (errno == EEXIST)
+			errf(err, errlen, "%s exists already", path);
+		else
+			errf(err, errlen, "cannot store %s: %s", path, strerror(errno));
+		unlink(tmp);
+		return false;
+	}
+	if (!replace)
+		unlink(tmp);
 	return true;
+}
+
+static bool write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                              char *err, size_t errlen)
+{
+	return write_file_new(path, data, len, mode, true, err, errlen);
 }
 
 /* Read exactly len bytes of a key file into out. */
@@ -270,4 +291,122 @@ bool keys_write_file(const char *path, const unsigned char *key, size_t len, cha
 {
 	return ensure_parent(path, err, errlen) &&
 	       write_file_atomic(path, key, len, 0600, err, errlen);
+}
+
+/* mkdir -p of dir's parents, mode 0755 (whatever the umask), so that the
+ * service user can reach the key folder once it owns it. */
+static bool make_parents(const char *dir, char *err, size_t errlen)
+{
+	char p[4096];
+	if ((size_t)snprintf(p, sizeof p, "%s", dir) >= sizeof p) {
+		errf(err, errlen, "path too long: %s", dir);
+		return false;
+	}
+	for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		if (mkdir(p, 0755) == 0) {
+			if (chmod(p, 0755) != 0) {
+				errf(err, errlen, "cannot chmod %s: %s", p, strerror(errno));
+				return false;
+			}
+		} else if (errno != EEXIST) {
+			errf(err, errlen, "cannot create the folder %s: %s", p, strerror(errno));
+			return false;
+		}
+		*s = '/';
+	}
+	return true;
+}
+
+bool keys_generate(const char *dir, const char *origin, bool force, char *vkey, size_t vkeylen,
+                   char kek_id[17], char *err, size_t errlen)
+{
+	static const char *const names[3] = {KEYS_KEK_FILE, KEYS_LEDGER_FILE, KEYS_VKEY_FILE};
+	char paths[3][4096];
+	bool written[3] = {false, false, false};
+	bool ok = false;
+	unsigned char *kek = NULL, *seed = NULL, *sk = NULL;
+	unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+	char line[NOTE_VKEY_MAX + 1];
+
+	if (vkeylen < NOTE_VKEY_MAX) {
+		errf(err, errlen, "internal: verifier key buffer too small");
+		return false;
+	}
+	/* The origin is the note key's name: check it before anything is made. */
+	memset(pk, 0, sizeof pk);
+	if (!note_vkey_format(origin, pk, vkey, vkeylen)) {
+		errf(err, errlen, "origin \"%s\" is not a valid ledger_origin (a key name)",
+		     origin);
+		return false;
+	}
+	for (int i = 0; i < 3; i++) {
+		if ((size_t)snprintf(paths[i], sizeof paths[i], "%s/%s", dir, names[i]) >=
+		    sizeof paths[i]) {
+			errf(err, errlen, "path too long: %s", dir);
+			return false;
+		}
+	}
+	if (!make_parents(dir, err, errlen))
+		return false;
+	if (mkdir(dir, 0700) != 0) {
+		struct stat st;
+		if (errno != EEXIST || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+			errf(err, errlen, "cannot create the folder %s: %s", dir,
+			     errno == EEXIST ? "not a folder" : strerror(errno));
+			return false;
+		}
+	} else if (chmod(dir, 0700) != 0) {
+		errf(err, errlen, "cannot chmod %s: %s", dir, strerror(errno));
+		return false;
+	}
+	if (!force) {
+		for (int i = 0; i < 3; i++) {
+			if (access(paths[i], F_OK) == 0) {
+				errf(err, errlen,
+				     "%s exists already; nothing was written (--force replaces "
+				     "it, and the data keys wrapped under a replaced KEK become "
+				     "unreadable)",
+				     paths[i]);
+				return false;
+			}
+		}
+	}
+	kek = sodium_malloc(KEYS_KEK_BYTES);
+	seed = sodium_malloc(crypto_sign_SEEDBYTES);
+	sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
+	if (!kek || !seed || !sk) {
+		errf(err, errlen, "out of memory");
+		goto out;
+	}
+	randombytes_buf(kek, KEYS_KEK_BYTES);
+	randombytes_buf(seed, crypto_sign_SEEDBYTES);
+	if (crypto_sign_seed_keypair(pk, sk, seed) != 0 ||
+	    !note_vkey_format(origin, pk, vkey, vkeylen)) {
+		errf(err, errlen, "cannot derive the ledger key pair");
+		goto out;
+	}
+	vault_kek_id(kek, kek_id);
+	if (!write_file_new(paths[0], kek, KEYS_KEK_BYTES, 0600, force, err, errlen))
+		goto out;
+	written[0] = true;
+	if (!write_file_new(paths[1], seed, crypto_sign_SEEDBYTES, 0600, force, err, errlen))
+		goto out;
+	written[1] = true;
+	/* The verifier key is public: it is what gets published. */
+	snprintf(line, sizeof line, "%s\n", vkey);
+	if (!write_file_new(paths[2], line, strlen(line), 0644, force, err, errlen))
+		goto out;
+	written[2] = true;
+	ok = true;
+out:
+	/* Without --force nothing existed before: leave no partial set behind. */
+	if (!ok && !force)
+		for (int i = 0; i < 3; i++)
+			if (written[i])
+				unlink(paths[i]);
+	sodium_free(kek);
+	sodium_free(seed);
+	sodium_free(sk);
+	return ok;
 }

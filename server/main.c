@@ -13,6 +13,7 @@
 #include "http.h"
 #include "keys.h"
 #include "ledger.h"
+#include "note.h"
 
 #include "log.h"
 #include "migrate.h"
@@ -224,6 +225,120 @@ static bool parse_subcommand(int *argc, char **argv, const char **new_key, int *
 	return true;
 }
 
+static void keygen_usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: fiduciad keygen --out DIR [--origin NAME] [--config FILE] [--force]\n"
+	        "\n"
+	        "Makes a production key set in DIR (created with mode 0700 when absent):\n"
+	        "  " KEYS_KEK_FILE "             key-encryption key, for kek_file (0600)\n"
+	        "  " KEYS_LEDGER_FILE "  ledger Ed25519 signing key, for ledger_key_file (0600)\n"
+	        "  " KEYS_VKEY_FILE "         the ledger's verifier key, to publish (0644)\n"
+	        "The verifier key names the ledger by its origin: --origin, else the\n"
+	        "ledger_origin of --config FILE, else the default. Use the origin the\n"
+	        "deployment will run with; it cannot change once the ledger has a checkpoint.\n"
+	        "Existing files are never replaced unless --force is given; a replaced KEK\n"
+	        "makes every data key wrapped under it unreadable.\n");
+}
+
+/* `fiduciad keygen ...`: nothing but key files; no database, no server. */
+static int keygen_main(int argc, char **argv)
+{
+	const char *out = NULL, *origin = NULL, *conf = NULL;
+	bool force = false;
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			keygen_usage(stdout);
+			return 0;
+		}
+		if (!strcmp(a, "--force")) {
+			force = true;
+			continue;
+		}
+		const char **dst = !strcmp(a, "--out")      ? &out
+		                   : !strcmp(a, "--origin") ? &origin
+		                   : !strcmp(a, "--config") ? &conf
+		                                            : NULL;
+		if (!dst || i + 1 >= argc) {
+			fprintf(stderr, "fiduciad keygen: %s \"%.64s\"\n",
+			        dst ? "a value is missing after" : "unknown argument", a);
+			keygen_usage(stderr);
+			return 2;
+		}
+		*dst = argv[++i];
+	}
+	if (!out || !*out) {
+		fprintf(stderr, "fiduciad keygen: --out DIR is required\n");
+		keygen_usage(stderr);
+		return 2;
+	}
+	config cfg;
+	char err[1024] = "";
+	config_init(&cfg);
+	if (conf && !config_load_file(&cfg, conf, err, sizeof err)) {
+		fprintf(stderr, "fiduciad keygen: %s\n", err);
+		config_free(&cfg);
+		return 2;
+	}
+	if (!origin)
+		origin = cfg.ledger_origin;
+	if (sodium_init() < 0) {
+		fprintf(stderr, "fiduciad keygen: libsodium failed to initialise\n");
+		config_free(&cfg);
+		return 1;
+	}
+	char vkey[NOTE_VKEY_MAX + 1], kek_id[17];
+	if (!keys_generate(out, origin, force, vkey, sizeof vkey, kek_id, err, sizeof err)) {
+		fprintf(stderr, "fiduciad keygen: %s\n", err);
+		config_free(&cfg);
+		return 1;
+	}
+	char *dir = realpath(out, NULL);
+	const char *d = dir ? dir : out;
+	printf("fiduciad keygen: new production keys in %s\n"
+	       "  %s/" KEYS_KEK_FILE "  key-encryption key (KEK id %s), mode 0600\n"
+	       "  %s/" KEYS_LEDGER_FILE "  ledger Ed25519 signing key, mode 0600\n"
+	       "  %s/" KEYS_VKEY_FILE "  the ledger's verifier key\n"
+	       "\n"
+	       "Ledger verifier key (publish it; GET /v1/ledger/key returns the same, and\n"
+	       "regulators pass it to `fiducia ledger verify --vkey`):\n"
+	       "%s\n"
+	       "\n"
+	       "Configuration lines for fiduciad (every process of the deployment shares them):\n"
+	       "kek_file = %s/" KEYS_KEK_FILE "\n"
+	       "ledger_key_file = %s/" KEYS_LEDGER_FILE "\n"
+	       "ledger_origin = %s\n"
+	       "\n"
+	       "Keep a copy of both secret files in escrow: without the KEK no stored data\n"
+	       "opens, and without the ledger key the log cannot be extended under its\n"
+	       "published verifier key.\n",
+	       d, d, kek_id, d, d, vkey, d, d, origin);
+	if (!strcmp(origin, "fiducia.localhost/ledger"))
+		fprintf(stderr, "fiduciad keygen: note: the origin is the development default; "
+		                "pass --origin with this deployment's public name (e.g. "
+		                "fiducia.example.eu/ledger)\n");
+	free(dir);
+	config_free(&cfg);
+	return 0;
+}
+
+/* Take every occurrence of flag out of argv; true when there was one. */
+static bool take_flag(int *argc, char **argv, const char *flag)
+{
+	bool found = false;
+	int o = 1;
+	for (int i = 1; i < *argc; i++) {
+		if (strcmp(argv[i], flag) == 0)
+			found = true;
+		else
+			argv[o++] = argv[i];
+	}
+	*argc = o;
+	argv[o] = NULL;
+	return found;
+}
+
 int main(int argc, char **argv)
 {
 	config cfg;
@@ -231,6 +346,9 @@ int main(int argc, char **argv)
 	int rc = 1;
 	const char *new_key_path = NULL;
 	int per_txn = 100;
+	if (argc >= 2 && strcmp(argv[1], "keygen") == 0)
+		return keygen_main(argc, argv);
+	bool check_only = take_flag(&argc, argv, "--check-config");
 	bool rotate_kek = parse_subcommand(&argc, argv, &new_key_path, &per_txn);
 	if (rotate_kek && (!new_key_path || per_txn < 1 || per_txn > 100000)) {
 		fprintf(stderr, "usage: fiduciad rotate-kek --new-key FILE [--keys-per-transaction "
@@ -241,6 +359,16 @@ int main(int argc, char **argv)
 	switch (config_parse_args(&cfg, argc, argv, err, sizeof err)) {
 	case CONFIG_HELP:
 		config_print_help(stdout);
+		printf("\ncommands:\n"
+		       "  fiduciad --check-config [--config FILE] [flags]\n"
+		       "      parse the configuration as start-up would (production rules "
+		       "included),\n"
+		       "      start nothing, exit 0 when it is valid and 2 when not\n"
+		       "  fiduciad keygen --out DIR [--origin NAME] [--config FILE] [--force]\n"
+		       "      make a production KEK, ledger signing key and verifier key (keygen "
+		       "--help)\n"
+		       "  fiduciad rotate-kek --new-key FILE [--keys-per-transaction N] [flags]\n"
+		       "      re-wrap every data key under a new key-encryption key\n");
 		config_free(&cfg);
 		return 0;
 	case CONFIG_VERSION:
@@ -253,6 +381,12 @@ int main(int argc, char **argv)
 		return 2;
 	case CONFIG_RUN:
 		break;
+	}
+	if (check_only) {
+		printf("fiduciad: configuration is valid%s\n",
+		       cfg.production ? " (production)" : "");
+		config_free(&cfg);
+		return 0;
 	}
 	if (!log_level_parse(cfg.log_level, &log_min_level))
 		log_min_level = LOG_LEVEL_INFO;
