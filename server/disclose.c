@@ -81,7 +81,9 @@ bool disc_run(const agg *a, const query_plan *p, const schema *s, const disc_par
 		shares++;
 	uint64_t share = dp->dp ? dp->eps_micro / (shares ? shares : 1) : 0;
 	out->shares = shares;
-	out->eps_spent_micro = dp->dp ? share * shares : 0;
+	/* The whole epsilon is charged, the remainder of the integer split too: the budget
+	 * check asks for exactly this much, and the ledger records exactly it. */
+	out->eps_spent_micro = dp->dp ? dp->eps_micro : 0;
 
 	/* Noise per measure: [0] the count or sum, [1] MEAN's count. */
 	noise nz[QUERY_MAX_MEASURES][2];

@@ -609,6 +609,9 @@ static void finish(qctx *q)
 		         "a group where one contributor holds more than %.0f%% of a sum is "
 		         "suppressed",
 		         q->dominance * 100);
+	size_t plen = strlen(privacy);
+	if (plen >= 2 && privacy[plen - 2] == ';') /* no separator after the last clause */
+		privacy[plen - 2] = '\0';
 	out.privacy = privacy;
 	out.min_group_size = q->min_k;
 	out.max_contributions_per_subject = q->personal ? q->max_rows : 0;

@@ -456,6 +456,13 @@ static void test_disclosure(void)
 	CHECK(res.rows[0].values[1].scale == 1000.0);
 	CHECK(res.rows[0].values[0].ci95 >= 2 && res.rows[0].values[0].ci95 <= 4);
 	disc_result_free(&res);
+	/* Epsilon 1 over three shares: each statistic gets 333333 micro-epsilon, and the
+	 * whole 1.0 is charged, the remainder too, as the budget check asks for it. */
+	dp.eps_micro = 1000000;
+	CHECK(disc_run(a, &p, &S, &dp, &zero, &res, err, sizeof err));
+	CHECK(res.shares == 3 && res.eps_spent_micro == 1000000);
+	disc_result_free(&res);
+	dp.eps_micro = 3000000;
 	/* With real noise, Lyon 2e (one subject) stays out over many draws and
 	 * Lyon 1er (200) is always in; its count is noisy. */
 	dp_rng sod;
