@@ -66,6 +66,7 @@ extern const struct cli_cmd cmd_policy_entry;
 extern const struct cli_cmd cmd_consent_entry;
 extern const struct cli_cmd cmd_query_entry;
 extern const struct cli_cmd cmd_budget_entry;
+extern const struct cli_cmd cmd_demo_entry;
 extern const struct cli_cmd cmd_report_entry;
 
 struct cli_ctx {

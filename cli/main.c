@@ -25,6 +25,7 @@ static const struct cli_cmd *const commands[] = {
         &cmd_query_entry,
         &cmd_budget_entry,
         &cmd_report_entry,
+        &cmd_demo_entry,
         &cmd_ledger_entry, /* one per line: this comment keeps clang-format from packing */
         NULL,
 };
