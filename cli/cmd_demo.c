@@ -155,7 +155,7 @@ static const double traffic_share[NDISTRICTS] = {8, 12, 17, 6, 8, 11, 15, 13, 10
 
 /* Short-term-rental hosts by district. The 9e stays small on purpose: the
  * demo shows its groups suppressed. */
-static const double host_share[NDISTRICTS] = {11, 13, 17, 9, 9, 12, 15, 12, 2};
+static const double host_share[NDISTRICTS] = {11, 13, 18, 9, 9, 12, 15, 12, 1};
 
 /* Waze road types: 1 street, 2 primary street, 3 freeway, 4 ramp, 6 primary
  * highway, 7 minor highway. */
@@ -263,10 +263,11 @@ static const unsigned month_days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 
 /* Check-ins by weekday (Monday first): most on Fridays and Saturdays. */
 static const double checkin_weekday[7] = {0.80, 0.75, 0.80, 0.95, 1.55, 1.45, 0.80};
 
-/* nights[i] is the weight of a stay of i + 1 nights: mostly 1 to 4. */
-static const double nights_share[30] = {17,  26,  21,  12,  6,   4,   5,   0.8, 0.8, 0.8,
-                                        0.8, 0.8, 0.8, 1.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2,
-                                        0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.4};
+/* nights[i] is the weight of a stay of i + 1 nights: mostly 1 to 4, at most 14 (the
+ * schema's bound: a platform reports longer stays under its mid-term rental rules). */
+#define NIGHTS_MAX 14
+static const double nights_share[NIGHTS_MAX] = {17,  26,  21,  12,  6,   4,   5,
+                                                0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 1.6};
 /* guests[i] is the weight of i + 1 guests in an entire home: mostly 1 to 4. */
 static const double guests_share[16] = {16,  40,  14,  17,  5,   5,   1,   1.5,
                                         0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1};
@@ -600,7 +601,7 @@ static bool stay_line(FILE *f, demo_rng *r, uint32_t id, const struct demo_host 
 	int64_t off = doy >= CEST_FIRST && doy < CEST_END ? 2 : 1;
 	int64_t t = (JAN1_DAY + (int64_t)doy) * DAY_MS +
 	            ((14 + rng_below(r, 7)) * 60 + 5 * rng_below(r, 12)) * 60000LL - off * HOUR_MS;
-	unsigned nights = 1 + (unsigned)rng_pick(r, nights_share, 30), guests;
+	unsigned nights = 1 + (unsigned)rng_pick(r, nights_share, NIGHTS_MAX), guests;
 	if (h->listing == LISTING_ENTIRE) {
 		guests = 1 + (unsigned)rng_pick(r, guests_share, 16);
 		if (guests > h->capacity)

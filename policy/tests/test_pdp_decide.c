@@ -175,10 +175,10 @@ static const ecase cases[] = {
          .reason = "purpose (none) is not in the purpose vocabulary"},
         /* --- the examples: stays --------------------------------------------------------- */
         {"stays: housing policy, monthly buckets", .base = "@baseline", STAYS_OK, .want = PERMIT,
-         .matched = "bP0 dP0", .oblig = "k=20 eq=0.5 eb=5/P3M gran=MONTH cap=12"},
+         .matched = "bP0 dP0", .oblig = "k=20 eq=1 eb=10/P3M gran=MONTH cap=2"},
         {"stays: personal data merges with the baseline's", .base = "@baseline", STAYS_OK,
          .personal = true, .want = PERMIT, .matched = "bP1 dP0",
-         .oblig = "k=20 eq=0.5 eb=5/P3M gran=MONTH cap=12"},
+         .oblig = "k=20 eq=1 eb=10/P3M gran=MONTH cap=2"},
         {"stays: official statistics, yearly", .base = "@baseline", STAYS_OK,
          .purpose = "dpv:ProvideOfficialStatistics", .groups = "city,stay_start:YEAR",
          .want = PERMIT},
@@ -391,7 +391,7 @@ static const ecase cases[] = {
         {"dominanceThreshold absent: not set", .ds = DSP(C("fiducia:minGroupSize", "gteq", "5")),
          .purpose = "dpv:PublicBenefit", .measures = "SUM:x", .want = PERMIT, .oblig = "k=5"},
         {"dominanceThreshold absent under the example baseline", .base = "@baseline", STAYS_OK,
-         .want = PERMIT, .oblig = "k=20 eq=0.5 eb=5/P3M gran=MONTH cap=12"},
+         .want = PERMIT, .oblig = "k=20 eq=1 eb=10/P3M gran=MONTH cap=2"},
         {"dominanceThreshold: two permissions apply, the second's smaller share wins",
          .ds = PT_DS(PT_PERM(C("fiducia:dominanceThreshold", "lteq", "0.8")) "," PT_PERM(
                              C("fiducia:dominanceThreshold", "lteq", "0.5")),

@@ -426,7 +426,7 @@ static void check_stays(const char *dir, struct host_seen *hosts)
 		ok = ok && d >= 0 && lt >= 0 && strncmp(f[0], "host-", 5) == 0 &&
 		     strlen(f[0]) == 11 && parse_int(f[0] + 5, &id) && id >= 0 && id < ROWS / 10 &&
 		     strcmp(f[1], "Lyon") == 0 && parse_int(f[4], &ms) && ms >= JAN_START &&
-		     ms < Y2027 && parse_int(f[5], &nights) && nights >= 1 && nights <= 30 &&
+		     ms < Y2027 && parse_int(f[5], &nights) && nights >= 1 && nights <= 14 &&
 		     parse_int(f[6], &guests) && guests >= 1 && guests <= 16 &&
 		     parse_2dp(f[7], &price) && price >= 30 && price <= 1000;
 		if (!ok) {
