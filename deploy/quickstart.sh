@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The first README command: install what is needed, build, start fiduciad on
 # its embedded default (a PostgreSQL cluster it manages in ./fiducia-data),
-# run the demo of what exists so far, and stop it again cleanly.
+# run the whole story (deploy/demo.sh: platforms deposit, the city asks, the
+# regulator verifies; every outcome checked), and stop it again cleanly.
 #   --keep-running   leave fiduciad running after the demo
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -44,6 +44,7 @@ for i in $(seq 1 50); do
 	sleep 0.2
 done
 check "both processes are in rotation" test "$seen" = 2
+check "the balancer does not expose /metrics" test "$(curl -s -o /dev/null -w '%{http_code}' "$LB/metrics")" = 404
 
 # ---- the story ---------------------------------------------------------------------------
 before1=$(grep -c '"path":"/v1/queries"' "$LOG1")
