@@ -98,7 +98,9 @@ static void ds_msg_clear(struct ds_msg *m)
 	m->cols = NULL;
 }
 
-static bool ds_msg_from_row(PGresult *res, int row, struct ds_msg *m)
+/* A data user does not see the exact row count of a personal dataset: compared before and
+ * after an erasure, it would tell how many rows that person had. */
+static bool ds_msg_from_row(const http_req *r, PGresult *res, int row, struct ds_msg *m)
 {
 	memset(m, 0, sizeof *m);
 	fiducia__v1__dataset__init(&m->d);
@@ -128,7 +130,9 @@ static bool ds_msg_from_row(PGresult *res, int row, struct ds_msg *m)
 		pg_timestamp(&m->withdrawn, PQgetvalue(res, row, 10));
 		d->withdrawn_at = &m->withdrawn;
 	}
-	d->rows = strtoll(PQgetvalue(res, row, 11), NULL, 10);
+	d->rows = r->claims.role == AUTH_ROLE_USER && d->personal_data
+	                  ? 0
+	                  : strtoll(PQgetvalue(res, row, 11), NULL, 10);
 	d->batches = strtoll(PQgetvalue(res, row, 12), NULL, 10);
 	return true;
 }
@@ -146,7 +150,7 @@ static void reply_dataset_row(http_req *r, int status, PGresult *res)
 	if (!m)
 		abort();
 	http_on_complete(r, ds_msg_free_cb, m);
-	if (!ds_msg_from_row(res, 0, m)) {
+	if (!ds_msg_from_row(r, res, 0, m)) {
 		http_reply_error(r, 500, "internal", "stored schema is unreadable");
 		return;
 	}
@@ -639,7 +643,7 @@ static void list_done(PGresult *res, void *arg)
 	for (int i = 0; i < n; i++) {
 		if (!keep[i])
 			continue;
-		if (!ds_msg_from_row(res, i, &msgs[m])) {
+		if (!ds_msg_from_row(r, res, i, &msgs[m])) {
 			for (int j = 0; j <= m; j++)
 				ds_msg_clear(&msgs[j]);
 			free(msgs);

@@ -171,6 +171,9 @@ awk 'BEGIN { print "driver_id,pub_time,district,road_type,speed_kmh,delay_s"
 awk 'BEGIN { for (i = 0; i < 605; i++) if (i % 10) printf "{\"subject\":\"drv-%04d\",\"formId\":\"nav-altruism\",\"objective\":\"Better mobility in Lyon\",\"purposes\":[\"dpv:ImproveTransportMobility\"]}\n", i }' >"$FD_TMP/consents.ndjson"
 "$FIDUCIA" deposit "$PR" "$FD_TMP/probes.csv" >/dev/null 2>&1
 "$FIDUCIA" consent import "$PR" "$FD_TMP/consents.ndjson" >/dev/null 2>&1
+req GET "/v1/datasets/$PR" "$NAV"; expect_json .rows 1815 "the holder sees its dataset's exact row count"
+req GET "/v1/datasets/$PR" "$CITY"; expect_json '.rows // 0' 0 "a data user does not (before and after an erasure it would count a person's rows)"
+req GET /v1/datasets "$CITY"; expect_json "[.datasets[] | select(.id == \"$PR\") | .rows // 0] | .[0]" 0 "nor in the list"
 psql_ -c "CREATE TABLE plain.probes (driver_id text, pub_time bigint, district text, road_type bigint, speed_kmh float8, delay_s bigint)"
 psql_ -c "\\copy plain.probes FROM '$FD_TMP/probes.csv' CSV HEADER"
 psql_ -c "CREATE TABLE plain.consenting (driver_id text)"
