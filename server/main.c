@@ -47,8 +47,34 @@ static void die(const char *what, const char *err)
 	fprintf(stderr, "fiduciad: %s: %s\n", what, err);
 }
 
+/* Every data and subject key in the database must be wrapped under a KEK this
+ * process holds (kek_file or kek_previous_file): otherwise the datasets under
+ * it would answer 500 key_unavailable from the first request. The ids are
+ * those of the keys, so a wrong file shows here, not later. */
+static bool check_keks(PGconn *c, const keys *k, char *why, size_t len)
+{
+	const char *p[2] = {k->kek_id, k->kek_previous ? k->kek_previous_id : ""};
+	PGresult *r = PQexecParams(c,
+	                           "SELECT kek_id, count(DISTINCT dataset) FROM dataset_keys WHERE "
+	                           "kek_id <> $1 AND kek_id <> $2 GROUP BY kek_id ORDER BY 2 DESC",
+	                           2, NULL, p, NULL, NULL, 0);
+	bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 0;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		snprintf(why, len, "cannot read the wrapped keys: %s", PQresultErrorMessage(r));
+	else if (!ok)
+		snprintf(why, len,
+		         "the keys of %s dataset(s) are wrapped under KEK %s%s, which is neither "
+		         "kek_file (%s) nor kek_previous_file: configure that KEK "
+		         "(docs/OPERATIONS.md, "
+		         "\"Key rotation\")",
+		         PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 0),
+		         PQntuples(r) > 1 ? " (and other KEKs)" : "", k->kek_id);
+	PQclear(r);
+	return ok;
+}
+
 /* Blocking, at start-up: wait for the database, migrate, and check that our
- * ledger key is the one the log is signed with. */
+ * ledger key is the one the log is signed with, and that we hold the KEKs. */
 static bool prepare_database(const char *conninfo, const config *cfg, const keys *k, char *err,
                              size_t errlen)
 {
@@ -75,6 +101,14 @@ static bool prepare_database(const char *conninfo, const config *cfg, const keys
 	bool ok = migrate_apply(c, err, errlen);
 	char why[512];
 	if (ok && !ledger_check_key(c, cfg->ledger_origin, k->ledger_pk, why, sizeof why)) {
+		if (cfg->production) {
+			snprintf(err, errlen, "%s", why);
+			ok = false;
+		} else {
+			log_warn("%s (development: starting anyway)", why);
+		}
+	}
+	if (ok && !check_keks(c, k, why, sizeof why)) {
 		if (cfg->production) {
 			snprintf(err, errlen, "%s", why);
 			ok = false;

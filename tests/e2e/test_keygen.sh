@@ -144,7 +144,27 @@ check "fiducia ledger verify accepts the log with keygen's verifier key" test "$
 	--vkey "$(cat "$FD_TMP/other/ledger.vkey")" >/dev/null 2>&1; rc=$?
 check "... and refuses it with another key's" test "$rc" != 0
 
+# A dataset's keys are wrapped under keygen's KEK.
+req POST /v1/orgs "$OPS" '{"name":"roadnav","kind":"HOLDER"}'; expect_status 201 "a holder"
+HOLD=$("$FIDUCIA" token mint --key "$FD_TMP/iss.pem" --issuer e2e-idp --org roadnav --role holder)
+req POST /v1/datasets "$HOLD" "$(cat "$FIDUCIA_SRC/tests/e2e/data/probe-speeds.json")"; expect_status 201 "a dataset, its keys wrapped under the KEK"
+
 fd_stop "$PID"
 check "SIGTERM stops it with status 0" test "$RC" = 0
+
+# Another KEK in kek_file: the keys in the database are under one this process
+# lacks, so it refuses to start rather than answer key_unavailable later.
+KEK_ID=$(sed -n 's/.*KEK id \([0-9a-f]*\).*/\1/p' "$FD_TMP/keygen.out" | head -1)
+sed "s|^kek_file = .*|kek_file = $FD_TMP/other/kek.key|" "$FD_TMP/prod.conf" >"$FD_TMP/prod-wrongkek.conf"
+[ ${#RUNAS[@]} -eq 0 ] || chown -R nobody: "$FD_TMP/other"
+"$FIDUCIAD" --config "$FD_TMP/prod-wrongkek.conf" --data-dir "$FD_TMP/prod2" --listen 127.0.0.1:0 >"$FD_TMP/wrongkek.out" 2>&1; rc=$?
+check "a production fiduciad without the KEK in use refuses to start (exit $rc)" test "$rc" != 0
+check "... naming the KEK it needs ($KEK_ID)" grep -q "wrapped under KEK ${KEK_ID:-none}" "$FD_TMP/wrongkek.out"
+printf 'kek_previous_file = %s\n' "$(sed -n 's/^kek_file = //p' "$FD_TMP/prod.conf")" >>"$FD_TMP/prod-wrongkek.conf"
+FIDUCIAD="$FD_TMP/fiduciad-as-user"
+fd_start prod2 --config "$FD_TMP/prod-wrongkek.conf" || fd_finish
+FIDUCIAD=$FIDUCIAD_REAL
+check "with that KEK as kek_previous_file (mid-rotation), it starts" curl -sf "$URL/readyz" -o /dev/null
+fd_stop "$PID"
 
 fd_finish
