@@ -95,8 +95,8 @@ static void metrics(http_req *r)
 }
 
 const http_route health_routes[] = {
-        {"GET", "/healthz", healthz, 0},
-        {"GET", "/readyz", readyz, 0},
-        {"GET", "/metrics", metrics, 0},
-        {NULL, NULL, NULL, 0},
+        {"GET", "/healthz", healthz, 0, NULL},
+        {"GET", "/readyz", readyz, 0, NULL},
+        {"GET", "/metrics", metrics, 0, "text/plain"},
+        {NULL, NULL, NULL, 0, NULL},
 };

@@ -19,6 +19,6 @@ static void whoami(http_req *r)
 }
 
 const http_route whoami_routes[] = {
-        {"GET", "/v1/whoami", whoami, AUTH_ROLE_ANY},
-        {NULL, NULL, NULL, 0},
+        {"GET", "/v1/whoami", whoami, AUTH_ROLE_ANY, NULL},
+        {NULL, NULL, NULL, 0, NULL},
 };

@@ -1351,9 +1351,11 @@ static void erase_consents(http_req *r)
 }
 
 const http_route consent_routes[] = {
-        {"POST", "/v1/datasets/{ds}/consents", import_consents, AUTH_ROLE_HOLDER},
-        {"GET", "/v1/datasets/{ds}/consents/{subject!}", show_consents, AUTH_ROLE_HOLDER},
-        {"DELETE", "/v1/datasets/{ds}/consents/{subject!}", withdraw_consents, AUTH_ROLE_HOLDER},
-        {"POST", "/v1/datasets/{ds}/subjects/{subject!}/erase", erase_consents, AUTH_ROLE_HOLDER},
-        {NULL, NULL, NULL, 0},
+        {"POST", "/v1/datasets/{ds}/consents", import_consents, AUTH_ROLE_HOLDER, NULL},
+        {"GET", "/v1/datasets/{ds}/consents/{subject!}", show_consents, AUTH_ROLE_HOLDER, NULL},
+        {"DELETE", "/v1/datasets/{ds}/consents/{subject!}", withdraw_consents, AUTH_ROLE_HOLDER,
+         NULL},
+        {"POST", "/v1/datasets/{ds}/subjects/{subject!}/erase", erase_consents, AUTH_ROLE_HOLDER,
+         NULL},
+        {NULL, NULL, NULL, 0, NULL},
 };

@@ -1663,16 +1663,16 @@ static void verify_dataset(http_req *r)
 }
 
 const http_route datasets_routes[] = {
-        {"POST", "/v1/datasets", create_dataset, AUTH_ROLE_HOLDER},
-        {"GET", "/v1/datasets", list_datasets, AUTH_ROLE_ANY},
-        {"GET", "/v1/datasets/{ds}", get_dataset, AUTH_ROLE_ANY},
-        {"PUT", "/v1/datasets/{ds}", update_dataset, AUTH_ROLE_HOLDER},
-        {"DELETE", "/v1/datasets/{ds}", withdraw_dataset, AUTH_ROLE_HOLDER},
-        {"POST", "/v1/datasets/{ds}/batches", deposit, AUTH_ROLE_HOLDER},
+        {"POST", "/v1/datasets", create_dataset, AUTH_ROLE_HOLDER, NULL},
+        {"GET", "/v1/datasets", list_datasets, AUTH_ROLE_ANY, NULL},
+        {"GET", "/v1/datasets/{ds}", get_dataset, AUTH_ROLE_ANY, NULL},
+        {"PUT", "/v1/datasets/{ds}", update_dataset, AUTH_ROLE_HOLDER, NULL},
+        {"DELETE", "/v1/datasets/{ds}", withdraw_dataset, AUTH_ROLE_HOLDER, NULL},
+        {"POST", "/v1/datasets/{ds}/batches", deposit, AUTH_ROLE_HOLDER, NULL},
         {"GET", "/v1/datasets/{ds}/batches", list_batches,
-         AUTH_ROLE_HOLDER | AUTH_ROLE_OPERATOR | AUTH_ROLE_REGULATOR},
-        {"POST", "/v1/datasets/{ds}/keys/rotate", rotate_key, AUTH_ROLE_HOLDER},
+         AUTH_ROLE_HOLDER | AUTH_ROLE_OPERATOR | AUTH_ROLE_REGULATOR, NULL},
+        {"POST", "/v1/datasets/{ds}/keys/rotate", rotate_key, AUTH_ROLE_HOLDER, NULL},
         {"POST", "/v1/datasets/{ds}/verify", verify_dataset,
-         AUTH_ROLE_HOLDER | AUTH_ROLE_OPERATOR | AUTH_ROLE_REGULATOR},
-        {NULL, NULL, NULL, 0},
+         AUTH_ROLE_HOLDER | AUTH_ROLE_OPERATOR | AUTH_ROLE_REGULATOR, NULL},
+        {NULL, NULL, NULL, 0, NULL},
 };

@@ -478,6 +478,21 @@ bool http_take_body(http_req *r, struct evbuffer **out)
 	return true;
 }
 
+/* Accept allows this text media type ("text/plain"), or text/ *, or * / *. */
+static bool accepts_text(http_req *r, const char *type)
+{
+	const char *acc = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Accept");
+	if (!acc || !*acc)
+		return true;
+	for (const char *p = acc; *p; p += strcspn(p, ",")) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (http_media_is(p, type) || http_media_is(p, "text/*") || http_media_is(p, "*/*"))
+			return true;
+	}
+	return false;
+}
+
 /* Accept: protobuf if asked for before JSON; JSON by default. false when the
  * client accepts neither. */
 static bool negotiate(http_req *r)
@@ -702,6 +717,9 @@ static void gencb(struct evhttp_request *ev, void *arg)
 		}
 		return;
 	}
+	const char *text = s->routes[r->route].def->text;
+	if (text && accepts_text(r, text))
+		neg_ok = true; /* a text route (metrics, checkpoints, CSV) asked for in text */
 	if (!neg_ok) {
 		http_reply_error(r, 406, "not_acceptable",
 		                 "Accept must allow application/json or application/x-protobuf");

@@ -30,7 +30,8 @@ typedef struct http_route {
 	const char *method;  /* "GET", "POST", "DELETE", "PUT" */
 	const char *pattern; /* "/v1/orgs/{org}"; a {name} is one path segment */
 	http_handler handler;
-	unsigned roles; /* AUTH_ROLE_* mask; 0 = no authentication */
+	unsigned roles;   /* AUTH_ROLE_* mask; 0 = no authentication */
+	const char *text; /* the text media type the route answers in ("text/plain"), or NULL */
 } http_route;
 
 struct http_cleanup {

@@ -579,10 +579,10 @@ static void get_consistency(http_req *r)
 }
 
 const http_route ledger_routes[] = {
-        {"GET", "/v1/ledger/checkpoint", get_checkpoint, 0},
-        {"GET", "/v1/ledger/key", get_key, 0},
-        {"GET", "/v1/ledger/entries", get_entries, AUTH_ROLE_ANY},
-        {"GET", "/v1/ledger/proof/inclusion", get_inclusion, AUTH_ROLE_ANY},
-        {"GET", "/v1/ledger/proof/consistency", get_consistency, AUTH_ROLE_ANY},
-        {NULL, NULL, NULL, 0},
+        {"GET", "/v1/ledger/checkpoint", get_checkpoint, 0, "text/plain"},
+        {"GET", "/v1/ledger/key", get_key, 0, "text/plain"},
+        {"GET", "/v1/ledger/entries", get_entries, AUTH_ROLE_ANY, NULL},
+        {"GET", "/v1/ledger/proof/inclusion", get_inclusion, AUTH_ROLE_ANY, NULL},
+        {"GET", "/v1/ledger/proof/consistency", get_consistency, AUTH_ROLE_ANY, NULL},
+        {NULL, NULL, NULL, 0, NULL},
 };

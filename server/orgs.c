@@ -588,9 +588,9 @@ static void disable_org(http_req *r)
 }
 
 const http_route orgs_routes[] = {
-        {"POST", "/v1/orgs", create_org, AUTH_ROLE_OPERATOR},
-        {"GET", "/v1/orgs", list_orgs, AUTH_ROLE_OPERATOR},
-        {"GET", "/v1/orgs/{org}", get_org, AUTH_ROLE_ANY},
-        {"POST", "/v1/orgs/{org}/disable", disable_org, AUTH_ROLE_OPERATOR},
-        {NULL, NULL, NULL, 0},
+        {"POST", "/v1/orgs", create_org, AUTH_ROLE_OPERATOR, NULL},
+        {"GET", "/v1/orgs", list_orgs, AUTH_ROLE_OPERATOR, NULL},
+        {"GET", "/v1/orgs/{org}", get_org, AUTH_ROLE_ANY, NULL},
+        {"POST", "/v1/orgs/{org}/disable", disable_org, AUTH_ROLE_OPERATOR, NULL},
+        {NULL, NULL, NULL, 0, NULL},
 };

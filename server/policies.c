@@ -772,11 +772,11 @@ static void evaluate(http_req *r)
 }
 
 const http_route policies_routes[] = {
-        {"PUT", "/v1/policy/baseline", put_baseline, AUTH_ROLE_OPERATOR},
-        {"GET", "/v1/policy/baseline", get_baseline, AUTH_ROLE_ANY},
-        {"POST", "/v1/policy/evaluate", evaluate, AUTH_ROLE_USER | AUTH_ROLE_HOLDER},
-        {"PUT", "/v1/datasets/{ds}/policy", put_dataset_policy, AUTH_ROLE_HOLDER},
-        {"DELETE", "/v1/datasets/{ds}/policy", delete_dataset_policy, AUTH_ROLE_HOLDER},
-        {"GET", "/v1/datasets/{ds}/policy", get_dataset_policy, AUTH_ROLE_ANY},
-        {NULL, NULL, NULL, 0},
+        {"PUT", "/v1/policy/baseline", put_baseline, AUTH_ROLE_OPERATOR, NULL},
+        {"GET", "/v1/policy/baseline", get_baseline, AUTH_ROLE_ANY, NULL},
+        {"POST", "/v1/policy/evaluate", evaluate, AUTH_ROLE_USER | AUTH_ROLE_HOLDER, NULL},
+        {"PUT", "/v1/datasets/{ds}/policy", put_dataset_policy, AUTH_ROLE_HOLDER, NULL},
+        {"DELETE", "/v1/datasets/{ds}/policy", delete_dataset_policy, AUTH_ROLE_HOLDER, NULL},
+        {"GET", "/v1/datasets/{ds}/policy", get_dataset_policy, AUTH_ROLE_ANY, NULL},
+        {NULL, NULL, NULL, 0, NULL},
 };

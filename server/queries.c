@@ -1335,7 +1335,7 @@ static void get_budgets(http_req *r)
 }
 
 const http_route queries_routes[] = {
-        {"POST", "/v1/queries", post_query, AUTH_ROLE_USER},
-        {"GET", "/v1/budgets", get_budgets, AUTH_ROLE_USER},
-        {NULL, NULL, NULL, 0},
+        {"POST", "/v1/queries", post_query, AUTH_ROLE_USER, NULL},
+        {"GET", "/v1/budgets", get_budgets, AUTH_ROLE_USER, NULL},
+        {NULL, NULL, NULL, 0, NULL},
 };

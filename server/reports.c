@@ -337,7 +337,11 @@ static void activity(http_req *r)
 		http_reply_error(r, 400, "invalid_argument", "format: csv or json");
 		return;
 	}
-	rp->csv = fmt && strcmp(fmt, "csv") == 0;
+	/* CSV when asked for by format=csv, or by an Accept that allows CSV and not JSON. */
+	const char *acc = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Accept");
+	rp->csv =
+	        fmt ? strcmp(fmt, "csv") == 0
+	            : acc && strstr(acc, "text/csv") && !strstr(acc, "json") && !strstr(acc, "*/*");
 	const char *ds = http_query(r, "dataset");
 	char f[24], t[24];
 	snprintf(f, sizeof f, "%lld", (long long)rp->from);
@@ -359,6 +363,6 @@ static void activity(http_req *r)
 
 const http_route reports_routes[] = {
         {"GET", "/v1/reports/activity", activity,
-         AUTH_ROLE_REGULATOR | AUTH_ROLE_OPERATOR | AUTH_ROLE_HOLDER},
-        {NULL, NULL, NULL, 0},
+         AUTH_ROLE_REGULATOR | AUTH_ROLE_OPERATOR | AUTH_ROLE_HOLDER, "text/csv"},
+        {NULL, NULL, NULL, 0, NULL},
 };

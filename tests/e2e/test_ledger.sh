@@ -53,6 +53,8 @@ check "checkpoint size signed within a second or so" test "$(sed -n 2p "$FD_TMP/
 check "checkpoint root = independent RFC 6962 root" \
 	test "$(sed -n 3p "$FD_TMP/cp" | base64 -d | xxd -p -c 64)" = "$ROOT4"
 KEY=$(curl -s "$URL/v1/ledger/key")
+check "the key and the checkpoint are served to Accept: text/plain" test \
+	"$(curl -s -o /dev/null -w '%{http_code}' -H 'Accept: text/plain' "$URL/v1/ledger/key")-$(curl -s -o /dev/null -w '%{http_code}' -H 'Accept: text/plain' "$URL/v1/ledger/checkpoint")" = 200-200
 name=${KEY%%+*}; rest=${KEY#*+}; kid=${rest%%+*}; pkb64=${rest#*+}
 check "vkey names the origin" test "$name" = "fiducia.localhost/ledger"
 pk=$(base64 -d <<<"$pkb64" | xxd -p -c 64)

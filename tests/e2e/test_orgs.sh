@@ -131,6 +131,10 @@ check "metrics count requests by route and status" \
 	grep -q 'fiducia_http_requests_total{route="/v1/orgs",method="POST",status="201"} 3' <<<"$BODY"
 check "metrics have a latency histogram" grep -q 'fiducia_http_request_duration_seconds_bucket' <<<"$BODY"
 check "metrics have pool statistics" grep -q 'fiducia_db_pool_connections{state="connected"}' <<<"$BODY"
+req GET /metrics "" "" -H 'Accept: text/plain'; expect_status 200 "metrics asked for as text/plain"
+req GET /metrics "" "" -H 'Accept: application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5'
+expect_status 200 "metrics with the Accept a Prometheus server sends"
+req GET /v1/orgs "" "" -H 'Accept: text/plain'; expect_status 406 "a JSON route is not served as text/plain"
 
 # Logs: JSON lines; no token in them.
 check "every log line is JSON" bash -c "jq -e . '$LOG' >/dev/null"
