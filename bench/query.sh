@@ -73,8 +73,8 @@ SQL="SELECT date_trunc('day', pub_time AT TIME ZONE 'UTC'), district, count(*), 
 export FIDUCIA_TOKEN=$(tok city-lyon user)
 query() { # N: one timed query, a question not asked before (N differs); prints seconds
 	local N=$1
-	printf '{"dataset":"%s","purpose":"dpv:ImproveTransportMobility","measures":[{"fn":"COUNT"},{"fn":"SUM","column":"delay_s"},{"fn":"MEAN","column":"speed_kmh"}],"groupBy":[{"column":"pub_time","bucket":"DAY"},{"column":"district"}],"timeRange":{"to":"2099-01-01T00:%02d:%02dZ"}}' \
-		"$DS" $((N / 60)) $((N % 60)) >"$TMP/q.json"
+	printf '{"dataset":"%s","purpose":"dpv:ImproveTransportMobility","measures":[{"fn":"COUNT"},{"fn":"SUM","column":"delay_s"},{"fn":"MEAN","column":"speed_kmh"}],"groupBy":[{"column":"pub_time","bucket":"DAY"},{"column":"district"}],"timeRange":{"to":"%sT00:00:00Z"}}' \
+		"$DS" "$(date -u -d "2099-01-01 + $N days" +%F)" >"$TMP/q.json" # on a day boundary, as the policy asks
 	curl -s -o "$TMP/answer.json" -w '%{time_total}\n' -X POST "$FIDUCIA_URL/v1/queries" \
 		-H "Authorization: Bearer $FIDUCIA_TOKEN" -H 'Content-Type: application/json' --data-binary @"$TMP/q.json"
 	jq -e '.rows | length > 0' "$TMP/answer.json" >/dev/null || { echo "query failed: $(head -c 300 "$TMP/answer.json")" >&2; exit 1; }

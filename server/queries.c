@@ -1204,6 +1204,25 @@ static void meta_loaded(PGresult *res, void *arg)
 	                                               : (uint32_t)cfg->query_max_rows_per_subject;
 	q->max_groups = (uint32_t)cfg->query_max_groups_per_subject;
 	q->dominance = o->has_dominance ? o->dominance : DISC_DOMINANCE_DEFAULT;
+	/* A time range is held to the finest granularity too: bounds inside a day
+	 * would let two daily questions difference out an hour. */
+	_Static_assert((int)QUERY_UNIT_DAY == (int)PDP_GRAN_DAY &&
+	                       (int)QUERY_UNIT_YEAR == (int)PDP_GRAN_YEAR,
+	               "query_unit follows pdp_granularity");
+	for (int k = 0; o->finest_granularity != PDP_GRAN_NONE && k < 2; k++) {
+		bool has = k ? q->plan.has_to : q->plan.has_from;
+		int64_t us = k ? q->plan.to_us : q->plan.from_us;
+		if (has && !query_time_on_boundary(us, (query_unit)o->finest_granularity)) {
+			const char *g = pdp_granularity_name(o->finest_granularity);
+			add_reason(
+			        q,
+			        "timeRange.%s is not on a %s boundary: the policies allow nothing "
+			        "finer than %s",
+			        k ? "to" : "from", g, g);
+			refuse(q, 403);
+			return;
+		}
+	}
 	if (q->dp && q->eps_micro == 0) {
 		add_reason(q, "the policy's epsilon per query is below a millionth");
 		refuse(q, 403);

@@ -452,3 +452,24 @@ bool query_plan_build(const Fiducia__V1__Query *q, const schema *s, query_plan *
 	query_plan_free(p);
 	return false;
 }
+
+bool query_time_on_boundary(int64_t us, query_unit u)
+{
+	const int64_t hour = 3600LL * 1000000, day = 24 * hour;
+	int64_t days = us >= 0 ? us / day : -((-us + day - 1) / day); /* floor */
+	if (us % hour != 0)
+		return false;
+	if (u == QUERY_UNIT_HOUR)
+		return true;
+	if (us - days * day != 0)
+		return false;
+	if (u == QUERY_UNIT_DAY)
+		return true;
+	if (u == QUERY_UNIT_WEEK) /* 1970-01-01 was a Thursday: Monday is 4 days later */
+		return ((days - 4) % 7 + 7) % 7 == 0;
+	time_t t = (time_t)(days * 86400);
+	struct tm tm;
+	if (!gmtime_r(&t, &tm))
+		return false;
+	return tm.tm_mday == 1 && (u == QUERY_UNIT_MONTH || tm.tm_mon == 0);
+}

@@ -62,6 +62,21 @@ typedef struct query_plan {
 	size_t canonical_len;
 } query_plan;
 
+/* The units a timeRange bound may be held to (a policy's finest time
+ * granularity), in the order and with the values of pdp_granularity. */
+typedef enum query_unit {
+	QUERY_UNIT_HOUR = 1,
+	QUERY_UNIT_DAY,
+	QUERY_UNIT_WEEK,
+	QUERY_UNIT_MONTH,
+	QUERY_UNIT_YEAR,
+} query_unit;
+
+/* true when us (microseconds since the epoch, UTC) is the first instant of
+ * its unit: an hour, a day, a week (Monday), a month, a year. A range whose
+ * bounds are not would let two queries differ by less than the unit. */
+bool query_time_on_boundary(int64_t us, query_unit u);
+
 /* Check q against s and fill p. On failure err names the JSON path and the
  * rule broken ("$.filters[1].values[0]: not an INT64"), never echoing a
  * value, and p holds nothing to free. The caller checks q->dataset and the

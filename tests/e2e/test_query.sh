@@ -98,6 +98,12 @@ SMALL=$(psql_ -c "SELECT count(*) FROM (SELECT 1 FROM plain.j WHERE road_class I
 check "dominance: Lyon 11e's day suppressed ($DOM group)" test "$DOM" = 1 -a "$(jq -r '.suppressed[] | select(.reason == "dominance") | .groups' <<<"$BODY")" = "$DOM"
 check "k: groups under 10 rows suppressed ($SMALL)" test "$(jq -r '[.suppressed[] | select(.reason == "min_group_size") | .groups] | add // 0' <<<"$BODY")" = "$SMALL"
 check "no released key is Lyon 10e or 11e" test "$(jq '[.rows[] | select(.keys[1] == "Lyon 10e" or .keys[1] == "Lyon 11e")] | length' <<<"$BODY")" = 0
+# A time range held to the finest granularity (DAY): bounds inside a day would let two
+# daily questions difference out an hour.
+req POST /v1/queries "$CITY" "$(Q '[{"fn":"COUNT"}]' '[{"column":"district"}]' '[]' '{"from":"2026-01-03T05:00:00Z","to":"2026-01-10T00:00:00Z"}')"
+expect_status 403 "a time range starting inside a day is denied"
+expect_json '.reasons[0]' "timeRange.from is not on a DAY boundary: the policies allow nothing finer than DAY" "... saying why"
+expect_json '.ledgerIndex > 0' true "... and ledgered"
 
 req POST /v1/queries "$CITY" "$(Q '[{"fn":"COUNT"},{"fn":"MEAN","column":"delay_s"}]' '[{"column":"observed_at","bucket":"WEEK"},{"column":"road_class"}]' \
 	'[{"column":"district","op":"NE","values":["Lyon 1e"]},{"column":"road_class","op":"GE","values":["2"]}]')"

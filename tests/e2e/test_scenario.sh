@@ -83,7 +83,7 @@ check "the stays budget has 7 epsilon left after the story" test "$left" = 70000
 CITY=$(DATA=$DATA1 fd_token city-lyon user)
 RACERS=()
 for m in 01 02 03 04 05 06 07 08 09 10 11 12; do
-	q='{"dataset":"'$STAYS'","purpose":"dpv:ProvideOfficialStatistics","measures":[{"fn":"SUM","column":"guests"}],"groupBy":[{"column":"district"}],"timeRange":{"from":"2026-'$m'-01T00:00:00Z","to":"2026-'$m'-28T00:00:00Z"}}'
+	q='{"dataset":"'$STAYS'","purpose":"dpv:ProvideOfficialStatistics","measures":[{"fn":"SUM","column":"guests"}],"groupBy":[{"column":"district"}],"timeRange":{"from":"2026-'$m'-01T00:00:00Z","to":"'$(date -u -d "2026-$m-01 + 1 month" +%F)'T00:00:00Z"}}'
 	curl -s -o /dev/null -D "$FD_TMP/race.$m" -w '%{http_code}\n' -X POST "$LB/v1/queries" \
 		-H "Authorization: Bearer $CITY" -H 'Content-Type: application/json' --data-binary "$q" >"$FD_TMP/race.$m.status" &
 	RACERS+=($!)

@@ -300,5 +300,29 @@ static void test_rejections(void)
 	CHECK_CONTAINS(err, "$.groupBy: at most 8 groups");
 }
 
-TEST_MAIN(TU_CASE(test_setup), TU_CASE(test_example), TU_CASE(test_canonical),
-          TU_CASE(test_rejections))
+/* Bounds on the policy's finest granularity: 2026-01-05 is a Monday, 2026-02-01 the
+ * first of a month, 2026-01-01 a Thursday and the first of a year. */
+static void test_time_boundary(void)
+{
+	const int64_t S = 1000000, H = 3600 * S, D = 24 * H;
+	const int64_t jan1 = 1767225600LL * S, jan5 = jan1 + 4 * D, feb1 = jan1 + 31 * D;
+	CHECK(query_time_on_boundary(jan1 + 5 * H, QUERY_UNIT_HOUR));
+	CHECK(!query_time_on_boundary(jan1 + 5 * H + 1, QUERY_UNIT_HOUR));
+	CHECK(!query_time_on_boundary(jan1 + 5 * H, QUERY_UNIT_DAY));
+	CHECK(query_time_on_boundary(jan1 + 3 * D, QUERY_UNIT_DAY));
+	CHECK(query_time_on_boundary(jan5, QUERY_UNIT_WEEK));
+	CHECK(!query_time_on_boundary(jan1, QUERY_UNIT_WEEK));
+	CHECK(!query_time_on_boundary(jan5 + D, QUERY_UNIT_WEEK));
+	CHECK(query_time_on_boundary(jan5 - 7 * D * 2900, QUERY_UNIT_WEEK)); /* 1970s Mondays too */
+	CHECK(query_time_on_boundary(feb1, QUERY_UNIT_MONTH));
+	CHECK(!query_time_on_boundary(feb1 - D, QUERY_UNIT_MONTH));
+	CHECK(!query_time_on_boundary(feb1, QUERY_UNIT_YEAR));
+	CHECK(query_time_on_boundary(jan1, QUERY_UNIT_YEAR));
+	CHECK(query_time_on_boundary(0, QUERY_UNIT_YEAR));
+	CHECK(query_time_on_boundary(-365 * D, QUERY_UNIT_YEAR)); /* 1969-01-01 */
+	CHECK(!query_time_on_boundary(-D + H, QUERY_UNIT_DAY));   /* 1969-12-31 01:00 */
+	CHECK(query_time_on_boundary(-3 * D, QUERY_UNIT_WEEK));   /* Monday 1969-12-29 */
+}
+
+TEST_MAIN(TU_CASE(test_setup), TU_CASE(test_time_boundary), TU_CASE(test_example),
+          TU_CASE(test_canonical), TU_CASE(test_rejections))
