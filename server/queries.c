@@ -77,7 +77,7 @@ struct qctx {
 	bool has_budget;
 	uint64_t total_micro, spent_before;
 	int64_t period_start, period_end; /* unix seconds */
-	char data_version[96];
+	char data_version[160];
 	uint8_t question[32];
 	dp_rng rng;      /* the noise: libsodium's randombytes (or zero, in tests) */
 	dp_rng sampling; /* contribution caps: a ChaCha20 keystream keyed by randombytes */
@@ -1240,8 +1240,13 @@ static void meta_loaded(PGresult *res, void *arg)
 		q->parts = MAX_PARTS;
 	for (int p = 0; p < q->parts; p++)
 		q->jobs[p] = (struct qjob){q, p};
-	snprintf(q->data_version, sizeof q->data_version, "c%s/b%s/n%s", PQgetvalue(res, 0, 14),
-	         PQgetvalue(res, 0, 15), PQgetvalue(res, 0, 16));
+	/* The data and the policies an answer was released under: a stored answer is
+	 * served again only while all of them are unchanged (a new policy version may
+	 * ask for a larger k or less epsilon, and the answer names its versions). */
+	snprintf(q->data_version, sizeof q->data_version, "c%s/b%s/n%s/p%lld.%lld",
+	         PQgetvalue(res, 0, 14), PQgetvalue(res, 0, 15), PQgetvalue(res, 0, 16),
+	         q->nrefs > 0 ? (long long)q->refs[0].version : 0LL,
+	         q->nrefs > 1 ? (long long)q->refs[1].version : 0LL);
 	/* the question's identity for repeats */
 	crypto_hash_sha256_state hs;
 	crypto_hash_sha256_init(&hs);

@@ -295,6 +295,12 @@ expect_json "$ROW | .queriesDenied" 2 "2 budget refusals"
 expect_json "$ROW | .epsilonSpent" 10 "epsilon 10 spent"
 expect_json "$ROW | .topDenialReasons[0].reason | startswith(\"budget exhausted\")" true "the denial reason"
 expect_json "$ROW | .techniques | index(\"differential privacy\") != null" true "differential privacy recorded"
+# A new policy version: the stored answer was released under the old one, and is not
+# served again; the question is asked afresh, and the budget is spent.
+jq '.permission[0].constraint[3].rightOperand = 3' "$FD_TMP/probes-policy.json" >"$FD_TMP/probes-policy2.json"
+putdoc PUT "/v1/datasets/$PR/policy" "$NAV" "$FD_TMP/probes-policy2.json"; expect_status 201 "the holder puts a new policy version (3 rows per driver)"
+req POST /v1/queries "$CITY" "$(PQ ",\"filters\":[{\"column\":\"road_type\",\"op\":\"LE\",\"values\":[\"5\"]}]")"
+expect_status 429 "under a new policy version the stored answer is not served (asked afresh: no budget)"
 
 # ---- the CLI -----------------------------------------------------------------------------
 export FIDUCIA_URL=$URL FIDUCIA_TOKEN=$CITY
