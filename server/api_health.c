@@ -6,6 +6,7 @@
 #include "api.h"
 #include "app.h"
 #include "auth.h"
+#include "colcache.h"
 #include "db.h"
 #include "fiducia/v1/common.pb-c.h"
 
@@ -89,6 +90,21 @@ static void metrics(http_req *r)
 	                    "fiducia_auth_tokens_total{outcome=\"rejected\"} %llu\n",
 	                    (unsigned long long)a.cache_hits, (unsigned long long)a.verified,
 	                    (unsigned long long)a.rejected);
+	colcache_stats cs;
+	colcache_stats_get(r->app->columns, &cs);
+	evbuffer_add_printf(
+	        b,
+	        "# HELP fiducia_query_cache_bytes Decrypted columns kept between queries.\n"
+	        "# TYPE fiducia_query_cache_bytes gauge\n"
+	        "fiducia_query_cache_bytes %zu\n"
+	        "# HELP fiducia_query_cache_total Column cache events.\n"
+	        "# TYPE fiducia_query_cache_total counter\n"
+	        "fiducia_query_cache_total{event=\"hit\"} %llu\n"
+	        "fiducia_query_cache_total{event=\"miss\"} %llu\n"
+	        "fiducia_query_cache_total{event=\"evicted\"} %llu\n"
+	        "fiducia_query_cache_total{event=\"purged\"} %llu\n",
+	        cs.bytes, (unsigned long long)cs.hits, (unsigned long long)cs.misses,
+	        (unsigned long long)cs.evictions, (unsigned long long)cs.purged);
 	size_t n = evbuffer_get_length(b);
 	http_reply_raw(r, 200, "text/plain; version=0.0.4", evbuffer_pullup(b, -1), n);
 	evbuffer_free(b);

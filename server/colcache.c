@@ -2,6 +2,7 @@
  * colcache: decrypted chunk columns in a bounded LRU; see colcache.h.
  */
 #include "colcache.h"
+#include "schema.h"
 
 #include <pthread.h>
 #include <sodium.h>
@@ -149,6 +150,38 @@ static void unlink_entry(colcache *c, colcache_entry *e)
 		entry_wipe_free(e);
 }
 
+/* Drop the entries of chunk id and column col other than (rows, kv), or all of
+ * them when all is set (mu held): an erasure or a re-seal made them stale, and
+ * stale plaintext is wiped now rather than when the LRU gets to it. */
+static void drop_chunk_col(colcache *c, const uint8_t *id, int col, bool all, uint32_t rows, int kv)
+{
+	colcache_entry **p = &c->buckets[bucket_of(c, id, col)];
+	while (*p) {
+		colcache_entry *e = *p;
+		if (e->col != col || memcmp(e->id, id, CHUNK_ID_BYTES) != 0 ||
+		    (!all && e->rows == rows && e->key_version == kv)) {
+			p = &e->hnext;
+			continue;
+		}
+		*p = e->hnext;
+		lru_unlink(c, e);
+		e->linked = false;
+		c->bytes -= e->bytes;
+		c->entries--;
+		c->st.purged++;
+		if (e->refs == 0)
+			entry_wipe_free(e); /* else the query holding it frees it on release */
+	}
+}
+
+void colcache_forget(colcache *c, const uint8_t id[CHUNK_ID_BYTES])
+{
+	pthread_mutex_lock(&c->mu);
+	for (int col = 0; col < SCHEMA_MAX_COLUMNS; col++)
+		drop_chunk_col(c, id, col, true, 0, 0);
+	pthread_mutex_unlock(&c->mu);
+}
+
 static void evict(colcache *c)
 {
 	colcache_entry *e = c->tail;
@@ -204,6 +237,8 @@ colcache_entry *colcache_put(colcache *c, const uint8_t id[CHUNK_ID_BYTES], int 
 		entry_wipe_free(n);
 		return e;
 	}
+	drop_chunk_col(c, id, col, false, rows, key_version);
+	p = find(c, id, col, rows, key_version); /* the chain may have changed */
 	if (c->max_bytes > 0 && n->bytes <= c->max_bytes) {
 		*p = n;
 		n->linked = true;

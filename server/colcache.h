@@ -36,11 +36,16 @@ colcache_entry *colcache_put(colcache *c, const uint8_t id[CHUNK_ID_BYTES], int 
                              size_t ptlen, chunk_column *decoded);
 void colcache_release(colcache *c, colcache_entry *e);
 
+/* Wipe every cached column of this chunk (an erasure re-sealed or deleted it).
+ * colcache_put also drops a chunk column's older contents (other row count or
+ * key version) as soon as the new one is added, in every process. */
+void colcache_forget(colcache *c, const uint8_t id[CHUNK_ID_BYTES]);
+
 const chunk_column *colcache_column(const colcache_entry *e);
 const uint8_t *colcache_nonce(const colcache_entry *e); /* CHUNK_NONCE_BYTES */
 
 typedef struct colcache_stats {
-	uint64_t hits, misses, evictions;
+	uint64_t hits, misses, evictions, purged; /* purged: stale contents wiped */
 	size_t bytes, entries, max_bytes;
 } colcache_stats;
 void colcache_stats_get(colcache *c, colcache_stats *out);

@@ -16,6 +16,7 @@
 #include "app.h"
 #include "batch.h"
 #include "chunk.h"
+#include "colcache.h"
 #include "config.h"
 #include "datasets.h"
 #include "db.h"
@@ -1065,6 +1066,10 @@ static void erase_reply(txn *t)
 	out.chunks_resealed = (int64_t)e->naff;
 	out.consent_records_erased = e->consents_erased;
 	out.ledger_index = txn_index_out(t);
+	/* The old plaintext of these chunks, the erased rows with it, leaves this
+	 * process's column cache now (other processes drop it at their next read). */
+	for (size_t i = 0; i < e->naff; i++)
+		colcache_forget(t->r->app->columns, e->aff[i].id);
 	log_info("dataset %s: a subject's %lld rows erased from %zu chunks", e->s->d->id,
 	         (long long)e->rows_erased, e->naff);
 	http_reply(t->r, 200, &out.base);

@@ -314,6 +314,14 @@ check "fiducia query, denied: the reasons and the ledger entry printed" bash -c 
 OUT=$("$FIDUCIA" budget 2>&1)
 check "fiducia budget" grep -q "$PR" <<<"$OUT"
 
+# ---- an erasure wipes the erased rows' decrypted columns from the cache at once --------------
+purged() { curl -s "$URL/metrics" | awk '/^fiducia_query_cache_total[{]event="purged"[}]/ { print $2 }'; }
+P0=$(purged)
+check "the column cache is in the metrics" test -n "$P0"
+req POST "/v1/datasets/$PR/subjects/drv-0007/erase" "$NAV"; expect_status 200 "a driver's rows erased"
+P1=$(purged)
+check "the re-sealed chunk's cached columns are wiped at once ($P0 -> $P1)" test "${P1:-0}" -gt "${P0:-0}"
+
 # ---- nothing deposited reached the log or the database in the clear -------------------------
 check "no driver id in the ledger or the stored answers" test "$(psql_ -c "SELECT (SELECT count(*) FROM ledger_entries WHERE position(convert_to('drv-0', 'UTF8') IN entry) > 0) + (SELECT count(*) FROM query_answers WHERE position(convert_to('drv-0', 'UTF8') IN answer) > 0)")" = 0
 check "no driver id in the logs" bash -c "! grep -q 'drv-0' '$FD_TMP/qa.log' '$FD_TMP/qb.log'"
