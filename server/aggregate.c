@@ -14,8 +14,21 @@
 #define FIXED_DP_MAX ((double)((uint64_t)1 << 28)) /* dp_scale: sensitivity < 2^48 / 10^6 */
 #define US_HOUR      INT64_C(3600000000)
 #define US_DAY       INT64_C(86400000000)
+#define PAIR_SAMPLE  (UINT64_C(1) << 31) /* in a pair's key: rows sampled in the second pass */
+#define GROUP_MAX    ((size_t)PAIR_SAMPLE - 1) /* group ids stay below that bit */
+#define FOLD_MAX     64    /* bytes: the largest pair record that sums its rows in the first pass */
+#define PAIRS_FIRST  65536 /* slots of a partition's first pair table */
+#define AHEAD        16    /* pair probes prefetched ahead */
 
-enum { PAIR_DROP = 1 };
+/* How a scan aggregates (chosen by agg_new). */
+enum agg_mode {
+	MODE_DIRECT, /* every row to its group at once: no caps (personal or not) */
+	MODE_FOLD,   /* caps: the first pass sums each pair's rows in its record; agg_bound adds
+	              * the kept pairs to their groups; a second pass only for pairs over the
+	              * row cap */
+	MODE_COUNT,  /* caps, pair sums not kept (they could overflow, or too many): the first
+	              * pass counts each pair's rows, the second aggregates the kept ones */
+};
 
 struct mdef {
 	query_fn fn;
@@ -41,10 +54,14 @@ typedef struct strtab {
 	size_t mask;
 } strtab;
 
-struct pslot {
-	uint64_t key;
-	uint32_t p1; /* pair index + 1; 0: empty */
-	uint32_t pad;
+/* A (subject, group) pair, held in its hash slot: a probe is one cache miss.
+ * After this header come a->psums 8-byte sums (int64 in MODE_FOLD, double
+ * when kept for dominance only) and a->pbins uint32 histogram counts
+ * (MODE_FOLD); a->rsz bytes in all. */
+struct pair {
+	uint64_t key;  /* subject number << 32 | group | PAIR_SAMPLE; 0: an empty slot */
+	uint32_t n;    /* rows met in the first pass; in the second, rows still to see */
+	uint32_t want; /* second pass: rows still to keep */
 };
 
 typedef struct part {
@@ -59,21 +76,23 @@ typedef struct part {
 	double *dmax, *dtot;
 	int64_t *contrib;
 	strtab strs;
-	/* (subject, group) pairs */
-	size_t np, pcap;
-	uint64_t *pkey;
-	uint32_t *pn, *pseen, *pkept;
-	uint8_t *pflag;
-	double *psum;
-	struct pslot *pslots; /* the key beside its index: one cache miss per probe */
-	size_t pmask;
-	uint64_t *rkey, *rhash; /* per-row pair key and its hash (scratch) */
-	int32_t *gid;           /* per-row group (scratch) */
+	/* (subject, group) pairs: an open-addressing table of records */
+	uint8_t *pairs;
+	size_t np, pmask;   /* pmask + 1 slots, a power of two */
+	size_t reserve;     /* slots wanted (agg_reserve_pairs), made at the next scan */
+	uint32_t *spairs;   /* per local subject (number / parts): its pairs (max_groups set) */
+	size_t nsubj;       /* spairs's length */
+	uint64_t *resample; /* per local subject, a bit: one of its pairs is sampled again */
+	size_t nresample;   /* its bits */
+	bool bound, again;  /* agg_bound_part ran; it left pairs to the second pass */
 	dp_rng rng;
-	/* per-chunk scratch */
+	/* per-chunk scratch, indexed by selected row (sel[i] is its row) */
 	size_t scap;
 	uint8_t *mask;
-	uint32_t *code;
+	uint32_t *sel, *code;
+	int32_t *gid;
+	uint64_t *rkey, *rhash; /* pair keys and their hashes */
+	uint32_t *cand;         /* second pass: selected rows that probe */
 	uint32_t *cc[QUERY_MAX_GROUPS];
 	int64_t *fx[QUERY_MAX_MEASURES];
 	int32_t *bin[QUERY_MAX_MEASURES];
@@ -81,9 +100,9 @@ typedef struct part {
 	int64_t *kv[QUERY_MAX_GROUPS];
 	int32_t *dense;
 	size_t dcap;
-	uint64_t scanned, matched, dropped;
+	uint64_t scanned, matched, dropped, capped;
 	bool failed, too_large;
-	size_t bytes; /* of the group and pair tables */
+	size_t bytes, bytes_peak; /* of the group and pair tables and the caps' scratch */
 } part;
 
 struct agg {
@@ -91,18 +110,20 @@ struct agg {
 	const schema *s;
 	agg_opts o;
 	bool personal;
-	size_t nm, nk, nsum, nhist;
+	enum agg_mode mode;
+	size_t nm, nk, nsum, nhist, nh;
 	struct mdef m[QUERY_MAX_MEASURES];
 	struct gdef g[QUERY_MAX_GROUPS];
+	int sum_meas[QUERY_MAX_MEASURES], hist_meas[QUERY_MAX_MEASURES];
+	size_t nsm, nhm;
 	int time_col;
 	int pass;
-	bool count_only; /* personal with caps: the first pass only counts pairs */
+	size_t rsz, psums, pbins; /* a pair record's bytes and payload */
+	uint64_t pmagic;          /* for n % parts and n / parts */
 	part parts[AGG_MAX_PARTS];
 	/* the answer */
 	agg_group *out;
 	size_t nout;
-	uint64_t subjects_capped;
-	size_t bytes_peak;
 };
 
 static void *ag_calloc(size_t n, size_t sz)
@@ -284,6 +305,23 @@ static uint32_t str_id(strtab *t, const char *s, size_t len)
 	return (uint32_t)t->n++;
 }
 
+/* n % parts and n / parts without a division per row (Lemire, Kaser and
+ * Kurz, "Faster remainder by direct computation", 2019): exact for every
+ * 32-bit n when parts >= 2. */
+static inline uint32_t part_mod(const agg *a, uint32_t n)
+{
+	if (a->o.parts == 1)
+		return 0;
+	return (uint32_t)(((unsigned __int128)(a->pmagic * n) * (uint32_t)a->o.parts) >> 64);
+}
+
+static inline uint32_t part_div(const agg *a, uint32_t n)
+{
+	if (a->o.parts == 1)
+		return n;
+	return (uint32_t)(((unsigned __int128)a->pmagic * n) >> 64);
+}
+
 /* ---- set-up -------------------------------------------------------------- */
 
 agg *agg_new(const query_plan *p, const schema *s, const agg_opts *o, char *err, size_t errlen)
@@ -296,8 +334,11 @@ agg *agg_new(const query_plan *p, const schema *s, const agg_opts *o, char *err,
 		a->o.parts = 1;
 	if (a->o.parts > AGG_MAX_PARTS)
 		a->o.parts = AGG_MAX_PARTS;
+	if (a->o.group_limit > GROUP_MAX)
+		a->o.group_limit = GROUP_MAX;
+	if (a->o.parts > 1)
+		a->pmagic = UINT64_MAX / (uint64_t)a->o.parts + 1;
 	a->personal = s->personal && s->subject >= 0;
-	a->count_only = a->personal && (o->max_rows || o->max_groups);
 	a->nm = p->nmeasures;
 	a->nk = p->ngroups;
 	a->pass = 1;
@@ -322,16 +363,16 @@ agg *agg_new(const query_plan *p, const schema *s, const agg_opts *o, char *err,
 		m->hi = c->max;
 		if (m->fn == FIDUCIA__V1__QUERY__MEASURE__FN__HISTOGRAM) {
 			m->slot = (int)a->nhist;
-			m->hist_off = 0;
-			for (size_t k = 0; k < i; k++)
-				if (a->m[k].fn == FIDUCIA__V1__QUERY__MEASURE__FN__HISTOGRAM)
-					m->hist_off += (int)a->m[k].nbins - 1;
+			m->hist_off = (int)a->nh;
 			m->bins = p->measures[i].bins;
 			m->nbins = p->measures[i].nbins;
+			a->nh += m->nbins - 1;
 			a->nhist++;
+			a->hist_meas[a->nhm++] = (int)i;
 			continue;
 		}
 		m->slot = (int)a->nsum++;
+		a->sum_meas[a->nsm++] = (int)i;
 		double maxabs = fmax(fabs(c->min), fabs(c->max));
 		if (c->type == SCHEMA_FLOAT64) {
 			int k = 6;
@@ -359,14 +400,34 @@ agg *agg_new(const query_plan *p, const schema *s, const agg_opts *o, char *err,
 		a->g[i].bucket = p->groups[i].bucket;
 		a->g[i].type = s->cols[a->g[i].col].type;
 	}
-	for (int i = 0; i < a->o.parts; i++)
-		a->parts[i].gcap = 0;
+	/* With caps, a pair's record sums its rows in the first pass when the
+	 * sums of max_rows rows fit in an int64 and the record stays small;
+	 * otherwise the first pass only counts. */
+	a->mode = MODE_DIRECT;
+	if (a->personal && (o->max_rows || o->max_groups)) {
+		bool fold =
+		        o->max_rows && sizeof(struct pair) + 8 * a->nsum + 4 * a->nh <= FOLD_MAX;
+		for (size_t k = 0; fold && k < a->nsm; k++)
+			fold = a->m[a->sum_meas[k]].maxabs_fixed <=
+			       (uint64_t)INT64_MAX / o->max_rows;
+		a->mode = fold ? MODE_FOLD : MODE_COUNT;
+	}
+	a->psums = a->mode == MODE_FOLD || (a->personal && o->dominance) ? a->nsum : 0;
+	a->pbins = a->mode == MODE_FOLD ? a->nh : 0;
+	size_t raw = sizeof(struct pair) + 8 * a->psums + 4 * a->pbins;
+	/* a power of two up to a cache line: no record straddles two */
+	a->rsz = sizeof(struct pair);
+	while (a->rsz < raw && a->rsz < 64)
+		a->rsz *= 2;
+	if (a->rsz < raw)
+		a->rsz = (raw + 63) / 64 * 64;
 	return a;
 }
 
-static void part_free(part *t, size_t nk)
+static void table_free(uint8_t *p, size_t size, size_t keep);
+
+static void part_free(const agg *a, part *t)
 {
-	(void)nk;
 	free(t->keys);
 	free(t->gslots);
 	free(t->rows);
@@ -379,18 +440,17 @@ static void part_free(part *t, size_t nk)
 		free(t->strs.s[i]);
 	free(t->strs.s);
 	free(t->strs.slots);
-	free(t->pkey);
-	free(t->pn);
-	free(t->pseen);
-	free(t->pkept);
-	free(t->pflag);
-	free(t->psum);
-	free(t->pslots);
+	if (t->pairs)
+		table_free(t->pairs, (t->pmask + 1) * a->rsz, a->o.max_bytes);
+	free(t->spairs);
+	free(t->resample);
 	free(t->mask);
+	free(t->sel);
 	free(t->code);
 	free(t->gid);
 	free(t->rkey);
 	free(t->rhash);
+	free(t->cand);
 	for (size_t i = 0; i < QUERY_MAX_GROUPS; i++) {
 		free(t->cc[i]);
 		free(t->kv[i]);
@@ -407,7 +467,7 @@ void agg_free(agg *a)
 	if (!a)
 		return;
 	for (int i = 0; i < a->o.parts; i++)
-		part_free(&a->parts[i], a->nk);
+		part_free(a, &a->parts[i]);
 	for (size_t g = 0; g < a->nout; g++) {
 		agg_group *o = &a->out[g];
 		for (size_t k = 0; k < a->nk; k++)
@@ -510,6 +570,8 @@ static int32_t group_of(agg *a, part *t, const int64_t *k)
 			return -1;
 		}
 		t->bytes += grow;
+		if (t->bytes > t->bytes_peak)
+			t->bytes_peak = t->bytes;
 		t->keys = ag_realloc(t->keys, nc * (nk ? nk : 1) * sizeof *t->keys);
 		t->rows = ag_realloc(t->rows, nc * sizeof *t->rows);
 		t->sums = ag_realloc(t->sums, nc * (a->nsum ? a->nsum : 1) * sizeof *t->sums);
@@ -531,61 +593,154 @@ static int32_t group_of(agg *a, part *t, const int64_t *k)
 	return (int32_t)g;
 }
 
-/* The pair table with nm + 1 slots (a power of two, less one). */
-static void pairs_rehash(part *t, size_t nm)
+static inline struct pair *pair_at(const agg *a, const part *t, size_t slot)
 {
-	struct pslot *ns = ag_calloc(nm + 1, sizeof *ns);
-	for (size_t p = 0; p < t->np; p++) {
-		size_t s = mix64(t->pkey[p]) & nm;
-		while (ns[s].p1)
-			s = (s + 1) & nm;
-		ns[s].key = t->pkey[p];
-		ns[s].p1 = (uint32_t)p + 1;
-	}
-	free(t->pslots);
-	t->pslots = ns;
-	t->pmask = nm;
+	return (struct pair *)(t->pairs + slot * a->rsz);
 }
 
-/* The pair (subject, group) of key (hash h = mix64(key)), added when new
- * and add is set; UINT32_MAX past the memory cap. */
-static uint32_t pair_of(agg *a, part *t, uint64_t key, uint64_t h, bool add)
+static inline uint32_t pair_group(const struct pair *p)
 {
-	if (add && 2 * (t->np + 1) > t->pmask)
-		pairs_rehash(t, t->pmask ? 2 * t->pmask + 1 : 65535);
+	return (uint32_t)(p->key & (PAIR_SAMPLE - 1));
+}
+
+static inline int64_t *pair_isum(struct pair *p)
+{
+	return (int64_t *)(p + 1);
+}
+
+static inline double *pair_dsum(struct pair *p)
+{
+	return (double *)(p + 1);
+}
+
+static inline uint32_t *pair_bins(const agg *a, struct pair *p)
+{
+	return (uint32_t *)((uint8_t *)(p + 1) + 8 * a->psums);
+}
+
+/* Working memory: n more bytes for partition t, false (and the query too
+ * large) past its share of max_bytes. */
+static bool part_charge(agg *a, part *t, size_t n)
+{
+	if (a->o.max_bytes && t->bytes + n > a->o.max_bytes / (size_t)a->o.parts) {
+		t->failed = t->too_large = true;
+		return false;
+	}
+	t->bytes += n;
+	if (t->bytes > t->bytes_peak)
+		t->bytes_peak = t->bytes;
+	return true;
+}
+
+/* n zeroed bytes for a pair table (64-byte aligned: no record straddles two
+ * cache lines). */
+static uint8_t *table_alloc(size_t n)
+{
+	void *p = NULL;
+	if (posix_memalign(&p, 64, n))
+		abort();
+	memset(p, 0, n);
+	return p;
+}
+
+static void table_free(uint8_t *p, size_t size, size_t keep)
+{
+	(void)size;
+	(void)keep;
+	free(p);
+}
+
+/* The pair table with nslots slots (a power of two), its records moved;
+ * false past max_bytes. */
+static bool pairs_resize(agg *a, part *t, size_t nslots)
+{
+	size_t old = t->pairs ? (t->pmask + 1) * a->rsz : 0, bytes = nslots * a->rsz;
+	if (a->o.max_bytes && t->bytes - old + bytes > a->o.max_bytes / (size_t)a->o.parts) {
+		t->failed = t->too_large = true;
+		return false;
+	}
+	uint8_t *nt = table_alloc(bytes);
+	size_t nm = nslots - 1;
+	/* the records in table order, each placed once AHEAD more have had
+	 * their new slots prefetched */
+	const struct pair *ring[AHEAD];
+	size_t ring_s[AHEAD], head = 0, tail = 0;
+	for (size_t i = 0; t->pairs && i <= t->pmask + 1; i++) {
+		const struct pair *p = i <= t->pmask ? pair_at(a, t, i) : NULL;
+		if (p && !p->key)
+			continue;
+		while (tail < head && (!p || head - tail == AHEAD)) {
+			size_t k = tail++ % AHEAD, slot = ring_s[k];
+			while (((const struct pair *)(nt + slot * a->rsz))->key)
+				slot = (slot + 1) & nm;
+			memcpy(nt + slot * a->rsz, ring[k], a->rsz);
+		}
+		if (p) {
+			size_t k = head++ % AHEAD;
+			ring[k] = p;
+			ring_s[k] = mix64(p->key & ~PAIR_SAMPLE) & nm;
+			__builtin_prefetch(nt + ring_s[k] * a->rsz, 1);
+		}
+	}
+	if (t->pairs)
+		table_free(t->pairs, old, a->o.max_bytes);
+	t->pairs = nt;
+	t->pmask = nm;
+	t->bytes = t->bytes - old + bytes;
+	if (t->bytes > t->bytes_peak)
+		t->bytes_peak = t->bytes;
+	return true;
+}
+
+/* The record of pair key (hash h = mix64(key)), added when new; NULL past
+ * max_bytes. */
+static struct pair *pair_add(agg *a, part *t, uint64_t key, uint64_t h)
+{
+	for (;;) {
+		size_t s = h & t->pmask;
+		struct pair *p;
+		while ((p = pair_at(a, t, s))->key) {
+			if (p->key == key)
+				return p;
+			s = (s + 1) & t->pmask;
+		}
+		if (2 * (t->np + 1) <= t->pmask + 1) {
+			p->key = key; /* the rest of a free slot is zero */
+			t->np++;
+			if (a->o.max_groups && a->mode != MODE_DIRECT) {
+				uint32_t ls = part_div(a, (uint32_t)(key >> 32));
+				if (ls >= t->nsubj) {
+					size_t nn = t->nsubj ? 2 * t->nsubj : 1024;
+					while (nn <= ls)
+						nn *= 2;
+					if (!part_charge(a, t, (nn - t->nsubj) * sizeof *t->spairs))
+						return NULL;
+					t->spairs = ag_realloc(t->spairs, nn * sizeof *t->spairs);
+					memset(t->spairs + t->nsubj, 0,
+					       (nn - t->nsubj) * sizeof *t->spairs);
+					t->nsubj = nn;
+				}
+				t->spairs[ls]++;
+			}
+			return p;
+		}
+		if (!pairs_resize(a, t, 2 * (t->pmask + 1)))
+			return NULL;
+	}
+}
+
+/* The record of a pair the first pass met. */
+static inline struct pair *pair_find(const agg *a, const part *t, uint64_t key, uint64_t h)
+{
 	size_t s = h & t->pmask;
-	while (t->pslots[s].p1) {
-		if (t->pslots[s].key == key)
-			return t->pslots[s].p1 - 1;
+	for (;;) {
+		struct pair *p = pair_at(a, t, s);
+		if ((p->key & ~PAIR_SAMPLE) == key)
+			return p;
+		if (!p->key)
+			abort(); /* the second pass sees the first pass's rows */
 		s = (s + 1) & t->pmask;
 	}
-	if (!add)
-		abort(); /* the second pass sees the first pass's rows */
-	if (t->np == t->pcap) {
-		size_t nc = t->pcap ? 2 * t->pcap : 1024;
-		size_t grow = (nc - t->pcap) * (8 + 13 + (a->nsum ? a->nsum : 1) * 8 + 32);
-		if (a->o.max_bytes && t->bytes + grow > a->o.max_bytes / (size_t)a->o.parts) {
-			t->failed = t->too_large = true;
-			return UINT32_MAX;
-		}
-		t->bytes += grow;
-		t->pkey = ag_realloc(t->pkey, nc * sizeof *t->pkey);
-		t->pn = ag_realloc(t->pn, nc * sizeof *t->pn);
-		t->pseen = ag_realloc(t->pseen, nc * sizeof *t->pseen);
-		t->pkept = ag_realloc(t->pkept, nc * sizeof *t->pkept);
-		t->pflag = ag_realloc(t->pflag, nc * sizeof *t->pflag);
-		t->psum = ag_realloc(t->psum, nc * (a->nsum ? a->nsum : 1) * sizeof *t->psum);
-		t->pcap = nc;
-	}
-	size_t p = t->np++;
-	t->pkey[p] = key;
-	t->pn[p] = t->pseen[p] = t->pkept[p] = 0;
-	t->pflag[p] = 0;
-	for (size_t j = 0; j < a->nsum; j++)
-		t->psum[p * a->nsum + j] = 0;
-	t->pslots[s].key = key;
-	t->pslots[s].p1 = (uint32_t)p + 1;
-	return (uint32_t)p;
 }
 
 /* ---- the scan -------------------------------------------------------------- */
@@ -596,10 +751,12 @@ static void scratch(part *t, size_t rows)
 		return;
 	t->scap = rows;
 	t->mask = ag_realloc(t->mask, rows);
+	t->sel = ag_realloc(t->sel, rows * sizeof *t->sel);
 	t->code = ag_realloc(t->code, rows * sizeof *t->code);
 	t->gid = ag_realloc(t->gid, rows * sizeof *t->gid);
 	t->rkey = ag_realloc(t->rkey, rows * sizeof *t->rkey);
-	t->rhash = ag_realloc(t->rhash, rows * sizeof *t->rhash);
+	t->rhash = ag_realloc(t->rhash, (rows + AHEAD) * sizeof *t->rhash);
+	t->cand = ag_realloc(t->cand, rows * sizeof *t->cand);
 	for (size_t i = 0; i < QUERY_MAX_GROUPS; i++) {
 		free(t->cc[i]);
 		t->cc[i] = NULL;
@@ -688,29 +845,37 @@ static bool number_passes(int64_t i, double f, bool is_float, query_op op, const
 }
 
 /* mask[r]: the row is counted by this partition, before the caps. */
-static size_t build_mask(agg *a, part *t, int part_no, const agg_input *in)
+
+/* sel: the rows partition part_no counts, before the caps (consent, its
+ * subjects, the time range, the filters); returns how many. */
+static size_t select_rows(agg *a, part *t, int part_no, const agg_input *in)
 {
 	uint32_t rows = in->rows;
 	uint8_t *mask = t->mask;
-	if (in->keep)
-		memcpy(mask, in->keep, rows);
-	else
-		memset(mask, 1, rows);
-	if (a->personal) {
-		const chunk_column *sc = in->cols[a->s->subject];
-		uint32_t parts = (uint32_t)a->o.parts;
-		for (uint32_t r = 0; r < rows; r++) {
-			uint32_t no = in->subj_nos[sc->idx[r]];
-			mask[r] &= (uint8_t)(no != 0 && no % parts == (uint32_t)part_no);
+	const uint8_t *keep = in->keep;
+	const uint32_t *idx = a->personal ? in->cols[a->s->subject]->idx : NULL;
+	bool timed = (a->p->has_from || a->p->has_to) && a->time_col >= 0;
+	const int64_t *ts = timed ? in->cols[a->time_col]->i : NULL;
+	int64_t from = a->p->has_from ? a->p->from_us : INT64_MIN;
+	int64_t to = a->p->has_to ? a->p->to_us : INT64_MAX;
+	bool filters = a->p->nfilters > 0;
+	size_t n = 0;
+	/* one loop, without a branch on the data (a quarter of the rows or more
+	 * go): the selection too when no filter follows */
+	for (uint32_t r = 0; r < rows; r++) {
+		bool m = !keep || keep[r];
+		if (idx) {
+			uint32_t no = in->subj_nos[idx[r]];
+			m &= no != 0 && part_mod(a, no) == (uint32_t)part_no;
 		}
+		if (timed)
+			m &= ts[r] >= from && ts[r] < to;
+		mask[r] = m;
+		t->sel[n] = r;
+		n += m;
 	}
-	if ((a->p->has_from || a->p->has_to) && a->time_col >= 0) {
-		const int64_t *ts = in->cols[a->time_col]->i;
-		int64_t from = a->p->has_from ? a->p->from_us : INT64_MIN;
-		int64_t to = a->p->has_to ? a->p->to_us : INT64_MAX;
-		for (uint32_t r = 0; r < rows; r++)
-			mask[r] &= (uint8_t)(ts[r] >= from && ts[r] < to);
-	}
+	if (!filters)
+		return n;
 	for (size_t i = 0; i < a->p->nfilters; i++) {
 		const struct query_plan *qp = a->p;
 		int col = qp->filters[i].col;
@@ -738,24 +903,25 @@ static size_t build_mask(agg *a, part *t, int part_no, const agg_input *in)
 					                        fl, op, v, nv);
 		}
 	}
-	size_t n = 0;
-	for (uint32_t r = 0; r < rows; r++)
-		n += mask[r];
+	n = 0;
+	for (uint32_t r = 0; r < rows; r++) {
+		t->sel[n] = r;
+		n += mask[r] != 0;
+	}
 	return n;
 }
 
-/* Per group column: a per-row code cc[r] and a code -> key value table;
- * returns the column's number of codes. */
-static size_t column_codes(agg *a, part *t, size_t i, const agg_input *in)
+/* Per group column: a code cc[i] per selected row and a code -> key value
+ * table; returns the column's number of codes. */
+static size_t column_codes(agg *a, part *t, size_t i, const agg_input *in, size_t n)
 {
 	const struct gdef *gd = &a->g[i];
 	const chunk_column *c = in->cols[gd->col];
-	uint32_t rows = in->rows;
 	if (!t->cc[i])
 		t->cc[i] = ag_calloc(t->scap, sizeof *t->cc[i]);
 	uint32_t *cc = t->cc[i];
-	const uint8_t *mask = t->mask;
-	size_t n = 0;
+	const uint32_t *sel = t->sel;
+	size_t nc = 0;
 #define KV_RESERVE(k)                                                                              \
 	do {                                                                                       \
 		if ((k) > t->kvcap[i]) {                                                           \
@@ -764,31 +930,33 @@ static size_t column_codes(agg *a, part *t, size_t i, const agg_input *in)
 		}                                                                                  \
 	} while (0)
 	if (gd->type == SCHEMA_STRING) {
-		n = c->ndict;
-		KV_RESERVE(n);
+		nc = c->ndict;
+		KV_RESERVE(nc);
 		for (uint32_t k = 0; k < c->ndict; k++)
 			t->kv[i][k] = str_id(&t->strs, c->dict[k].p, c->dict[k].len);
-		memcpy(cc, c->idx, rows * sizeof *cc);
-		return n;
+		for (size_t j = 0; j < n; j++)
+			cc[j] = c->idx[sel[j]];
+		return nc;
 	}
 	if (gd->type == SCHEMA_BOOL) {
 		KV_RESERVE(2);
 		t->kv[i][0] = 0;
 		t->kv[i][1] = 1;
-		for (uint32_t r = 0; r < rows; r++)
-			cc[r] = c->i[r] != 0;
+		for (size_t j = 0; j < n; j++)
+			cc[j] = c->i[sel[j]] != 0;
 		return 2;
 	}
 	if (gd->bucket != FIDUCIA__V1__QUERY__GROUP__BUCKET__BUCKET_UNSPECIFIED) {
-		/* bucket numbers once, into rkey (not in use until the scan's keys) */
+		/* bucket numbers once, into rkey (not in use until the pairs' keys) */
 		int64_t *id = (int64_t *)t->rkey;
-		bucket_ids(gd->bucket, c->i, rows, id);
+		for (size_t j = 0; j < n; j++)
+			id[j] = c->i[sel[j]];
+		bucket_ids(gd->bucket, id, (uint32_t)n, id);
 		int64_t lo = INT64_MAX, hi = INT64_MIN;
-		for (uint32_t r = 0; r < rows; r++)
-			if (mask[r]) {
-				lo = id[r] < lo ? id[r] : lo;
-				hi = id[r] > hi ? id[r] : hi;
-			}
+		for (size_t j = 0; j < n; j++) {
+			lo = id[j] < lo ? id[j] : lo;
+			hi = id[j] > hi ? id[j] : hi;
+		}
 		if (lo > hi)
 			return 1;
 		uint64_t span = (uint64_t)(hi - lo) + 1;
@@ -796,22 +964,19 @@ static size_t column_codes(agg *a, part *t, size_t i, const agg_input *in)
 			KV_RESERVE(span);
 			for (uint64_t k = 0; k < span; k++)
 				t->kv[i][k] = lo + (int64_t)k;
-			for (uint32_t r = 0; r < rows; r++)
-				cc[r] = mask[r] ? (uint32_t)(id[r] - lo) : 0;
+			for (size_t j = 0; j < n; j++)
+				cc[j] = (uint32_t)(id[j] - lo);
 			return span;
 		}
 	}
 	/* Any other value: numbered per chunk by a small hash. */
 	size_t cap = 64;
-	while (cap < 2 * (size_t)rows)
+	while (cap < 2 * n)
 		cap *= 2;
 	uint32_t *slots = ag_calloc(cap, sizeof *slots);
-	KV_RESERVE(rows ? rows : 1);
-	for (uint32_t r = 0; r < rows; r++) {
-		if (!mask[r]) {
-			cc[r] = 0;
-			continue;
-		}
+	KV_RESERVE(n ? n : 1);
+	for (size_t j = 0; j < n; j++) {
+		uint32_t r = sel[j];
 		int64_t v;
 		if (gd->bucket != FIDUCIA__V1__QUERY__GROUP__BUCKET__BUCKET_UNSPECIFIED)
 			v = bucket_of(gd->bucket, c->i[r]);
@@ -824,14 +989,61 @@ static size_t column_codes(agg *a, part *t, size_t i, const agg_input *in)
 		while (slots[s] && t->kv[i][slots[s] - 1] != v)
 			s = (s + 1) & (cap - 1);
 		if (!slots[s]) {
-			t->kv[i][n] = v;
-			slots[s] = (uint32_t)++n;
+			t->kv[i][nc] = v;
+			slots[s] = (uint32_t)++nc;
 		}
-		cc[r] = slots[s] - 1;
+		cc[j] = slots[s] - 1;
 	}
 	free(slots);
-	return n ? n : 1;
+	return nc ? nc : 1;
 #undef KV_RESERVE
+}
+
+/* gid[i]: each selected row's group, through combined per-chunk key codes
+ * mapped by a dense array. false past group_limit or max_bytes. */
+static bool group_ids(agg *a, part *t, const agg_input *in, size_t n)
+{
+	size_t nk = a->nk;
+	size_t card[QUERY_MAX_GROUPS], prod = 1;
+	bool dense = true;
+	for (size_t i = 0; i < nk; i++) {
+		card[i] = column_codes(a, t, i, in, n);
+		if (prod > DENSE_MAX / (card[i] ? card[i] : 1))
+			dense = false;
+		else
+			prod *= card[i];
+	}
+	uint32_t *code = t->code;
+	if (dense) {
+		memset(code, 0, n * sizeof *code);
+		size_t stride = 1;
+		for (size_t i = 0; i < nk; i++) {
+			const uint32_t *cc = t->cc[i];
+			for (size_t j = 0; j < n; j++)
+				code[j] += cc[j] * (uint32_t)stride;
+			stride *= card[i];
+		}
+		if (prod > t->dcap) {
+			t->dcap = prod;
+			t->dense = ag_realloc(t->dense, prod * sizeof *t->dense);
+		}
+		memset(t->dense, 0xff, prod * sizeof *t->dense);
+	}
+	for (size_t j = 0; j < n; j++) {
+		int32_t g = dense ? t->dense[code[j]] : -1;
+		if (g < 0) {
+			int64_t key[QUERY_MAX_GROUPS];
+			for (size_t i = 0; i < nk; i++)
+				key[i] = t->kv[i][t->cc[i][j]];
+			g = group_of(a, t, key);
+			if (g < 0)
+				return false;
+			if (dense)
+				t->dense[code[j]] = g;
+		}
+		t->gid[j] = g;
+	}
+	return true;
 }
 
 static inline int32_t hist_bin(const struct mdef *m, double v)
@@ -853,9 +1065,11 @@ static inline int32_t hist_bin(const struct mdef *m, double v)
 	return (int32_t)lo;
 }
 
-static void measure_values(agg *a, part *t, const agg_input *in)
+/* Each selected row's clamped measure values: fixed point in fx, histogram
+ * bins in bin (-1: none). */
+static void measure_values(agg *a, part *t, const agg_input *in, size_t n)
 {
-	uint32_t rows = in->rows;
+	const uint32_t *sel = t->sel;
 	for (size_t i = 0; i < a->nm; i++) {
 		const struct mdef *m = &a->m[i];
 		if (m->col < 0)
@@ -865,10 +1079,10 @@ static void measure_values(agg *a, part *t, const agg_input *in)
 		if (m->fn == FIDUCIA__V1__QUERY__MEASURE__FN__HISTOGRAM) {
 			if (!t->bin[i])
 				t->bin[i] = ag_calloc(t->scap, sizeof *t->bin[i]);
-			for (uint32_t r = 0; r < rows; r++) {
-				double v = fl ? c->f[r] : (double)c->i[r];
+			for (size_t j = 0; j < n; j++) {
+				double v = fl ? c->f[sel[j]] : (double)c->i[sel[j]];
 				v = !(v >= m->lo) ? m->lo : v > m->hi ? m->hi : v;
-				t->bin[i][r] = t->mask[r] ? hist_bin(m, v) : -1;
+				t->bin[i][j] = hist_bin(m, v);
 			}
 			continue;
 		}
@@ -877,19 +1091,159 @@ static void measure_values(agg *a, part *t, const agg_input *in)
 		int64_t *fx = t->fx[i];
 		if (fl) {
 			double lo = m->lo, hi = m->hi, sc = m->scale;
-			for (uint32_t r = 0; r < rows; r++) {
-				double v = c->f[r];
+			for (size_t j = 0; j < n; j++) {
+				double v = c->f[sel[j]];
 				v = !(v >= lo) ? lo : v > hi ? hi : v;
-				fx[r] = (int64_t)llrint(v * sc);
+				fx[j] = (int64_t)llrint(v * sc);
 			}
 		} else {
 			int64_t lo = (int64_t)ceil(m->lo), hi = (int64_t)floor(m->hi);
-			for (uint32_t r = 0; r < rows; r++) {
-				int64_t v = c->i[r];
-				fx[r] = v < lo ? lo : v > hi ? hi : v;
+			for (size_t j = 0; j < n; j++) {
+				int64_t v = c->i[sel[j]];
+				fx[j] = v < lo ? lo : v > hi ? hi : v;
 			}
 		}
 	}
+}
+
+/* Selected row j counts in its group g. psum: its pair's sums for the
+ * dominance rule (int64 in MODE_FOLD, else double), or NULL. */
+static inline void row_add(agg *a, part *t, size_t j, int32_t g, struct pair *pp)
+{
+	size_t nsum = a->nsum, nh = a->nh;
+	t->rows[g]++;
+	for (size_t k = 0; k < a->nsm; k++) {
+		const struct mdef *m = &a->m[a->sum_meas[k]];
+		int64_t v = t->fx[a->sum_meas[k]][j];
+		size_t x = (size_t)g * nsum + (size_t)m->slot;
+		t->sums[x] += v;
+		if (!a->o.dominance) {
+			continue;
+		} else if (pp) {
+			if (a->mode == MODE_FOLD)
+				pair_isum(pp)[m->slot] += v;
+			else
+				pair_dsum(pp)[m->slot] += (double)v;
+		} else if (!a->personal) {
+			double av = fabs((double)v);
+			t->dtot[x] += av;
+			if (av > t->dmax[x])
+				t->dmax[x] = av;
+		}
+	}
+	for (size_t k = 0; k < a->nhm; k++) {
+		const struct mdef *m = &a->m[a->hist_meas[k]];
+		int32_t b = t->bin[a->hist_meas[k]][j];
+		if (b >= 0)
+			t->hist[(size_t)g * nh + (size_t)m->hist_off + (size_t)b]++;
+	}
+}
+
+/* Pair keys and hashes of the selected rows (or of those in cand). */
+static void pair_keys(agg *a, part *t, const agg_input *in, const uint32_t *idx, size_t n)
+{
+	const chunk_column *sc = in->cols[a->s->subject];
+	for (size_t i = 0; i < n; i++) {
+		size_t j = idx ? idx[i] : i;
+		uint64_t k = (uint64_t)in->subj_nos[sc->idx[t->sel[j]]] << 32 | (uint32_t)t->gid[j];
+		t->rkey[i] = k;
+		t->rhash[i] = mix64(k);
+	}
+	memset(t->rhash + n, 0, AHEAD * sizeof *t->rhash); /* prefetched, never probed */
+}
+
+/* The pair slot of selected row i + AHEAD, prefetched for writing. A macro:
+ * GCC 12 finds a function holding only a prefetch const, and drops its
+ * calls. rhash is padded past the rows, so that it needs no test. */
+#define PAIR_PREFETCH(a, t, i)                                                                     \
+	__builtin_prefetch((t)->pairs + ((t)->rhash[(i) + AHEAD] & (t)->pmask) * (a)->rsz, 1)
+
+/* No caps: rows go to their groups; on a personal dataset their pairs give
+ * the distinct subjects and the dominance rule's contributions. */
+static bool scan_direct(agg *a, part *t, const agg_input *in, size_t n)
+{
+	if (!a->personal) {
+		for (size_t j = 0; j < n; j++)
+			row_add(a, t, j, t->gid[j], NULL);
+		return true;
+	}
+	pair_keys(a, t, in, NULL, n);
+	for (size_t j = 0; j < n; j++) {
+		PAIR_PREFETCH(a, t, j);
+		struct pair *p = pair_add(a, t, t->rkey[j], t->rhash[j]);
+		if (!p)
+			return false;
+		p->n++;
+		row_add(a, t, j, t->gid[j], a->psums ? p : NULL);
+	}
+	return true;
+}
+
+/* Caps, first pass: each pair's rows counted, and in MODE_FOLD summed in
+ * its record (wrapping: a pair over the row cap is summed again in the
+ * second pass). */
+static bool scan_first(agg *a, part *t, const agg_input *in, size_t n)
+{
+	pair_keys(a, t, in, NULL, n);
+	bool fold = a->mode == MODE_FOLD;
+	for (size_t j = 0; j < n; j++) {
+		PAIR_PREFETCH(a, t, j);
+		struct pair *p = pair_add(a, t, t->rkey[j], t->rhash[j]);
+		if (!p)
+			return false;
+		p->n++;
+		if (!fold)
+			continue;
+		int64_t *ps = pair_isum(p);
+		for (size_t k = 0; k < a->nsm; k++) {
+			int s = a->m[a->sum_meas[k]].slot;
+			ps[s] = (int64_t)((uint64_t)ps[s] + (uint64_t)t->fx[a->sum_meas[k]][j]);
+		}
+		uint32_t *pb = pair_bins(a, p);
+		for (size_t k = 0; k < a->nhm; k++) {
+			int32_t b = t->bin[a->hist_meas[k]][j];
+			if (b >= 0)
+				pb[a->m[a->hist_meas[k]].hist_off + b]++;
+		}
+	}
+	return true;
+}
+
+/* Caps, second pass: the rows of pairs agg_bound left to it, a uniform
+ * random want of a pair's n by sequential selection sampling (row j of n
+ * kept with probability (wanted - kept) / (n - j)). Rows of other pairs
+ * were counted (or dropped) by agg_bound. */
+static bool scan_second(agg *a, part *t, const agg_input *in, size_t n)
+{
+	size_t nc = 0;
+	if (a->mode == MODE_FOLD) { /* only subjects with a pair to sample probe */
+		const chunk_column *sc = in->cols[a->s->subject];
+		for (size_t j = 0; j < n; j++) {
+			uint32_t ls = part_div(a, in->subj_nos[sc->idx[t->sel[j]]]);
+			t->cand[nc] = (uint32_t)j;
+			nc += ls < t->nresample && (t->resample[ls >> 6] >> (ls & 63) & 1);
+		}
+	} else {
+		for (size_t j = 0; j < n; j++)
+			t->cand[j] = (uint32_t)j;
+		nc = n;
+	}
+	pair_keys(a, t, in, t->cand, nc);
+	for (size_t i = 0; i < nc; i++) {
+		PAIR_PREFETCH(a, t, i);
+		struct pair *p = pair_find(a, t, t->rkey[i], t->rhash[i]);
+		if (!(p->key & PAIR_SAMPLE))
+			continue;
+		uint32_t left = p->n--;
+		if (p->want < left && t->rng.uniform(&t->rng, left) >= p->want) {
+			t->dropped++;
+			continue;
+		}
+		p->want--;
+		size_t j = t->cand[i];
+		row_add(a, t, j, t->gid[j], a->psums ? p : NULL);
+	}
+	return true;
 }
 
 bool agg_scan(agg *a, int part_no, const agg_input *in)
@@ -900,215 +1254,176 @@ bool agg_scan(agg *a, int part_no, const agg_input *in)
 	uint32_t rows = in->rows;
 	if (!rows)
 		return true;
+	if (t->reserve) { /* agg_reserve_pairs's size, made on this partition's thread */
+		size_t want = t->reserve;
+		t->reserve = 0;
+		size_t bytes = want * a->rsz, old = t->pairs ? (t->pmask + 1) * a->rsz : 0;
+		if (want > t->pmask + 1 &&
+		    (!a->o.max_bytes ||
+		     t->bytes - old + bytes <= a->o.max_bytes / (size_t)a->o.parts) &&
+		    !pairs_resize(a, t, want))
+			return false; /* else growing as it goes will tell */
+	}
 	scratch(t, rows);
 	if (a->pass == 1)
 		t->scanned += rows;
-	size_t kept = build_mask(a, t, part_no, in);
-	if (!kept)
+	size_t n = select_rows(a, t, part_no, in);
+	if (!n)
 		return true;
 	if (a->pass == 1)
-		t->matched += kept;
-	size_t nk = a->nk;
-	/* Combined per-chunk key codes, mapped to groups through a dense array. */
-	size_t card[QUERY_MAX_GROUPS], prod = 1;
-	bool dense = true;
-	for (size_t i = 0; i < nk; i++) {
-		card[i] = column_codes(a, t, i, in);
-		if (prod > DENSE_MAX / (card[i] ? card[i] : 1))
-			dense = false;
-		else
-			prod *= card[i];
-	}
-	uint32_t *code = t->code;
-	if (dense) {
-		memset(code, 0, rows * sizeof *code);
-		size_t stride = 1;
-		for (size_t i = 0; i < nk; i++) {
-			const uint32_t *cc = t->cc[i];
-			for (uint32_t r = 0; r < rows; r++)
-				code[r] += cc[r] * (uint32_t)stride;
-			stride *= card[i];
-		}
-		if (prod > t->dcap) {
-			t->dcap = prod;
-			t->dense = ag_realloc(t->dense, prod * sizeof *t->dense);
-		}
-		memset(t->dense, 0xff, prod * sizeof *t->dense);
-	}
-	if (!(a->count_only && a->pass == 1)) /* counting pairs needs no value */
-		measure_values(a, t, in);
-	const chunk_column *sc = a->personal ? in->cols[a->s->subject] : NULL;
-	size_t nsum = a->nsum, nh = hist_total(a);
-	int sum_meas[QUERY_MAX_MEASURES], hist_meas[QUERY_MAX_MEASURES];
-	size_t ns = 0, nhm = 0;
-	for (size_t i = 0; i < a->nm; i++) {
-		if (a->m[i].col < 0)
-			continue;
-		if (a->m[i].fn == FIDUCIA__V1__QUERY__MEASURE__FN__HISTOGRAM)
-			hist_meas[nhm++] = (int)i;
-		else
-			sum_meas[ns++] = (int)i;
-	}
-	uint32_t cap_rows = a->o.max_rows;
-	/* Groups first, then the pairs' keys, so that the pair table's
-	 * cache misses can be prefetched a few rows ahead. */
-	for (uint32_t r = 0; r < rows; r++) {
-		if (!t->mask[r])
-			continue;
-		int32_t g = dense ? t->dense[code[r]] : -1;
-		if (g < 0) {
-			int64_t key[QUERY_MAX_GROUPS];
-			for (size_t i = 0; i < nk; i++)
-				key[i] = t->kv[i][t->cc[i][r]];
-			g = group_of(a, t, key);
-			if (g < 0)
-				return false;
-			if (dense)
-				t->dense[code[r]] = g;
-		}
-		t->gid[r] = g;
-		if (sc) {
-			uint64_t k = (uint64_t)in->subj_nos[sc->idx[r]] << 32 | (uint32_t)g;
-			t->rkey[r] = k;
-			t->rhash[r] = mix64(k);
-		}
-	}
-	enum { AHEAD = 12 };
-	for (uint32_t r = 0; r < rows; r++) {
-		if (sc && t->pslots && r + AHEAD < rows && t->mask[r + AHEAD])
-			__builtin_prefetch(&t->pslots[t->rhash[r + AHEAD] & t->pmask]);
-		if (!t->mask[r])
-			continue;
-		int32_t g = t->gid[r];
-		uint32_t p = 0;
-		if (sc) {
-			p = pair_of(a, t, t->rkey[r], t->rhash[r], a->pass == 1);
-			if (p == UINT32_MAX)
-				return false;
-			if (a->pass == 1) {
-				t->pn[p]++;
-				if (a->count_only)
-					continue; /* the sums come in the second pass */
-			} else {
-				if (t->pflag[p] & PAIR_DROP) {
-					t->dropped++;
-					continue;
-				}
-				uint32_t n = t->pn[p];
-				if (cap_rows && n > cap_rows) {
-					uint32_t left = n - t->pseen[p]++,
-					         want = cap_rows - t->pkept[p];
-					if (t->rng.uniform(&t->rng, left) >= want) {
-						t->dropped++;
-						continue;
-					}
-				}
-				t->pkept[p]++;
-			}
-		}
-		t->rows[g]++;
-		for (size_t k = 0; k < ns; k++) {
-			const struct mdef *m = &a->m[sum_meas[k]];
-			int64_t v = t->fx[sum_meas[k]][r];
-			size_t j = (size_t)g * nsum + (size_t)m->slot;
-			t->sums[j] += v;
-			if (!a->o.dominance) {
-				continue;
-			} else if (sc) {
-				t->psum[(size_t)p * nsum + (size_t)m->slot] += (double)v;
-			} else {
-				double av = fabs((double)v);
-				t->dtot[j] += av;
-				if (av > t->dmax[j])
-					t->dmax[j] = av;
-			}
-		}
-		for (size_t k = 0; k < nhm; k++) {
-			const struct mdef *m = &a->m[hist_meas[k]];
-			int32_t b = t->bin[hist_meas[k]][r];
-			if (b >= 0)
-				t->hist[(size_t)g * nh + (size_t)m->hist_off + (size_t)b]++;
-		}
-	}
-	return true;
+		t->matched += n;
+	if (!group_ids(a, t, in, n))
+		return false;
+	if (!(a->mode == MODE_COUNT && a->pass == 1)) /* counting pairs needs no value */
+		measure_values(a, t, in, n);
+	if (a->personal && !t->pairs && !pairs_resize(a, t, PAIRS_FIRST))
+		return false;
+	if (a->mode == MODE_DIRECT)
+		return scan_direct(a, t, in, n);
+	return a->pass == 1 ? scan_first(a, t, in, n) : scan_second(a, t, in, n);
 }
 
 /* ---- contribution bounding ------------------------------------------------ */
 
+/* Local subject ls has a pair sampled in the second pass. */
+static bool resample_mark(agg *a, part *t, uint32_t ls)
+{
+	if (ls >= t->nresample) {
+		size_t nb = t->nresample ? 2 * t->nresample : 4096;
+		while (nb <= ls)
+			nb *= 2;
+		if (!part_charge(a, t, (nb - t->nresample) / 8))
+			return false;
+		t->resample = ag_realloc(t->resample, nb / 8);
+		memset(t->resample + t->nresample / 64, 0, (nb - t->nresample) / 8);
+		t->nresample = nb;
+	}
+	t->resample[ls >> 6] |= UINT64_C(1) << (ls & 63);
+	return true;
+}
+
+void agg_bound_part(agg *a, int part_no, const dp_rng *rng)
+{
+	part *t = &a->parts[part_no];
+	if (t->bound)
+		return;
+	t->bound = true;
+	t->rng = *rng;
+	t->rng.counter += (uint64_t)(part_no + 1) << 40; /* a keystream of its own */
+	t->rng.used = sizeof t->rng.buf;                 /* refilled from it */
+	if (a->mode == MODE_DIRECT || t->failed)
+		return;
+	t->contrib = ag_calloc(t->ng ? t->ng : 1, sizeof *t->contrib);
+	if (!t->np)
+		return;
+	uint32_t max_groups = a->o.max_groups, max_rows = a->o.max_rows;
+	/* A subject over the group cap keeps max_groups of its m pairs, chosen
+	 * by a partial Fisher-Yates shuffle of their positions 0..m-1 in table
+	 * order (fixed before any draw). spairs[s] becomes the subject's first
+	 * bit in chosen, UINT32_MAX when it keeps every pair. */
+	uint32_t *pos = t->spairs;
+	uint64_t *chosen = NULL;
+	size_t scratch_bytes = 0;
+	if (max_groups) {
+		size_t bits = 0;
+		uint32_t maxm = 0;
+		for (size_t s = 0; s < t->nsubj; s++)
+			if (pos[s] > max_groups) {
+				bits += pos[s];
+				maxm = pos[s] > maxm ? pos[s] : maxm;
+			}
+		scratch_bytes = (bits + 63) / 64 * 8 + (size_t)maxm * sizeof(uint32_t);
+		if (bits >= UINT32_MAX) {
+			t->failed = t->too_large = true;
+			return;
+		}
+		if (!part_charge(a, t, scratch_bytes))
+			return;
+		chosen = ag_calloc((bits + 63) / 64, sizeof *chosen);
+		uint32_t *idx = ag_calloc(maxm, sizeof *idx);
+		uint32_t off = 0;
+		for (size_t s = 0; s < t->nsubj; s++) {
+			uint32_t m = pos[s];
+			if (m <= max_groups) {
+				pos[s] = UINT32_MAX;
+				continue;
+			}
+			t->capped++;
+			for (uint32_t k = 0; k < m; k++)
+				idx[k] = k;
+			for (uint32_t k = 0; k < max_groups; k++) {
+				uint32_t x = k + (uint32_t)t->rng.uniform(&t->rng, m - k);
+				uint32_t tmp = idx[k];
+				idx[k] = idx[x];
+				idx[x] = tmp;
+				uint32_t b = off + idx[k];
+				chosen[b >> 6] |= UINT64_C(1) << (b & 63);
+			}
+			pos[s] = off;
+			off += m;
+		}
+		free(idx);
+	}
+	/* One sweep in table order: a kept pair counts its subject in its
+	 * group; in MODE_FOLD one within the row cap adds its sums there, the
+	 * others are left to the second pass, which samples their rows. */
+	size_t nsum = a->nsum, nh = a->nh;
+	for (size_t i = 0; i <= t->pmask; i++) {
+		struct pair *p = pair_at(a, t, i);
+		if (!p->key)
+			continue;
+		uint32_t g = pair_group(p), ls = part_div(a, (uint32_t)(p->key >> 32));
+		if (max_groups && pos[ls] != UINT32_MAX) {
+			uint32_t b = pos[ls]++;
+			if (!(chosen[b >> 6] >> (b & 63) & 1)) {
+				t->dropped += p->n;
+				continue;
+			}
+		}
+		t->contrib[g]++;
+		if (a->mode == MODE_FOLD && p->n <= max_rows) {
+			t->rows[g] += p->n;
+			const int64_t *ps = pair_isum(p);
+			for (size_t j = 0; j < nsum; j++) {
+				t->sums[g * nsum + j] += ps[j];
+				if (a->o.dominance) {
+					double v = fabs((double)ps[j]);
+					t->dtot[g * nsum + j] += v;
+					if (v > t->dmax[g * nsum + j])
+						t->dmax[g * nsum + j] = v;
+				}
+			}
+			const uint32_t *pb = pair_bins(a, p);
+			for (size_t k = 0; k < nh; k++)
+				t->hist[g * nh + k] += pb[k];
+			continue;
+		}
+		p->key |= PAIR_SAMPLE;
+		p->want = max_rows && p->n > max_rows ? max_rows : p->n;
+		memset(p + 1, 0, 8 * a->psums); /* the dominance rule's sums, again */
+		if (a->mode == MODE_FOLD && !resample_mark(a, t, ls))
+			break;
+		t->again = true;
+	}
+	free(chosen);
+	t->bytes -= scratch_bytes;
+}
+
 bool agg_bound(agg *a, dp_rng *rng)
 {
-	if (!a->personal)
+	if (a->mode == MODE_DIRECT)
 		return false;
 	bool again = false;
 	for (int pi = 0; pi < a->o.parts; pi++) {
 		part *t = &a->parts[pi];
-		t->rng = *rng;
-		t->rng.counter += (uint64_t)(pi + 1) << 40; /* a keystream of its own */
-		t->rng.used = sizeof t->rng.buf;            /* refilled from it */
-		if (a->o.max_rows)
-			for (size_t p = 0; p < t->np; p++)
-				if (t->pn[p] > a->o.max_rows)
-					again = true;
-		if (!a->o.max_groups || t->np == 0)
-			continue;
-		/* Per subject, keep max_groups of its pairs chosen uniformly. */
-		/* The pairs by subject: a counting sort (subject numbers are dense),
-		 * each subject's pairs in the order they were met. */
-		uint32_t maxs = 0;
-		for (size_t p = 0; p < t->np; p++)
-			if ((uint32_t)(t->pkey[p] >> 32) > maxs)
-				maxs = (uint32_t)(t->pkey[p] >> 32);
-		uint32_t *start = ag_calloc((size_t)maxs + 2, sizeof *start);
-		for (size_t p = 0; p < t->np; p++)
-			start[(t->pkey[p] >> 32) + 1]++;
-		for (size_t k = 1; k <= (size_t)maxs + 1; k++)
-			start[k] += start[k - 1];
-		uint32_t *ord = ag_calloc(t->np, sizeof *ord);
-		for (size_t p = 0; p < t->np; p++)
-			ord[start[t->pkey[p] >> 32]++] = (uint32_t)p;
-		free(start);
-		for (size_t i = 0; i < t->np;) {
-			size_t j = i;
-			while (j < t->np && t->pkey[ord[j]] >> 32 == t->pkey[ord[i]] >> 32)
-				j++;
-			size_t n = j - i;
-			if (n > a->o.max_groups) {
-				a->subjects_capped++;
-				again = true;
-				/* partial Fisher-Yates: the first max_groups are the sample */
-				for (size_t k = 0; k < a->o.max_groups; k++) {
-					size_t x = k + (size_t)rng->uniform(rng, n - k);
-					uint32_t tmp = ord[i + k];
-					ord[i + k] = ord[i + x];
-					ord[i + x] = tmp;
-				}
-				for (size_t k = a->o.max_groups; k < n; k++)
-					t->pflag[ord[i + k]] |= PAIR_DROP;
-			}
-			i = j;
-		}
-		free(ord);
+		agg_bound_part(a, pi, rng);
+		if (t->failed)
+			return false;
+		again |= t->again;
 	}
-	if (!again && !a->count_only)
-		return false;
-	a->pass = 2;
-	size_t nh = hist_total(a);
-	for (int pi = 0; pi < a->o.parts; pi++) {
-		part *t = &a->parts[pi];
-		for (size_t g = 0; g < t->ng; g++) {
-			t->rows[g] = 0;
-			for (size_t j = 0; j < a->nsum; j++)
-				t->sums[g * a->nsum + j] = 0;
-		}
-		if (t->ng && nh)
-			memset(t->hist, 0, t->ng * nh * sizeof *t->hist);
-		for (size_t p = 0; p < t->np; p++) {
-			t->pseen[p] = t->pkept[p] = 0;
-			for (size_t j = 0; j < a->nsum; j++)
-				t->psum[p * a->nsum + j] = 0;
-		}
-	}
-	return true;
+	if (again)
+		a->pass = 2;
+	return again;
 }
 
 /* ---- the answer ------------------------------------------------------------ */
@@ -1182,32 +1497,43 @@ static char *format_key(const agg *a, const part *t, size_t i, int64_t v)
 
 bool agg_finish(agg *a)
 {
-	size_t nsum = a->nsum, nh = hist_total(a), total = 0;
+	size_t nsum = a->nsum, nh = a->nh, total = 0;
 	for (int pi = 0; pi < a->o.parts; pi++) {
 		part *t = &a->parts[pi];
 		if (t->failed)
 			return false;
-		t->contrib = ag_calloc(t->ng, sizeof *t->contrib);
-		if (a->personal) {
-			/* dominance and distinct subjects come from the pairs */
-			for (size_t p = 0; p < t->np; p++) {
-				uint32_t g = (uint32_t)t->pkey[p];
-				bool counted = a->pass == 1
-				                       ? t->pn[p] > 0
-				                       : !(t->pflag[p] & PAIR_DROP) && t->pkept[p];
-				if (!counted)
+		if (!a->personal) {
+			t->contrib = ag_calloc(t->ng ? t->ng : 1, sizeof *t->contrib);
+			for (size_t g = 0; g < t->ng; g++)
+				t->contrib[g] = t->rows[g];
+		} else if (a->mode == MODE_DIRECT || !t->contrib) {
+			/* no caps (or no agg_bound): every pair met counts */
+			free(t->contrib);
+			t->contrib = ag_calloc(t->ng ? t->ng : 1, sizeof *t->contrib);
+			for (size_t i = 0; t->pairs && i <= t->pmask; i++) {
+				struct pair *p = pair_at(a, t, i);
+				if (p->key)
+					t->contrib[pair_group(p)]++;
+			}
+		}
+		/* The dominance rule's largest contributions: pairs whose rows went to
+		 * their groups row by row (agg_bound did the others). */
+		bool rows_in_pairs = a->mode == MODE_DIRECT || a->pass == 2;
+		if (a->personal && a->o.dominance && a->psums && rows_in_pairs) {
+			for (size_t i = 0; t->pairs && i <= t->pmask; i++) {
+				struct pair *p = pair_at(a, t, i);
+				if (!p->key || (a->mode != MODE_DIRECT && !(p->key & PAIR_SAMPLE)))
 					continue;
-				t->contrib[g]++;
+				uint32_t g = pair_group(p);
 				for (size_t j = 0; j < nsum; j++) {
-					double v = fabs(t->psum[p * nsum + j]);
+					double v = a->mode == MODE_FOLD
+					                   ? fabs((double)pair_isum(p)[j])
+					                   : fabs(pair_dsum(p)[j]);
 					t->dtot[g * nsum + j] += v;
 					if (v > t->dmax[g * nsum + j])
 						t->dmax[g * nsum + j] = v;
 				}
 			}
-		} else {
-			for (size_t g = 0; g < t->ng; g++)
-				t->contrib[g] = t->rows[g];
 		}
 		total += t->ng;
 	}
@@ -1274,17 +1600,14 @@ bool agg_finish(agg *a)
 
 void agg_reserve_pairs(agg *a, size_t n)
 {
+	if (!a->personal)
+		return;
 	for (int pi = 0; pi < a->o.parts; pi++) {
 		part *t = &a->parts[pi];
-		size_t want = n / (size_t)a->o.parts, nm = t->pmask ? t->pmask : 65535;
-		while (2 * want > nm && nm < ((size_t)1 << 31))
-			nm = 2 * nm + 1;
-		if (nm == t->pmask)
-			continue;
-		size_t bytes = (nm + 1) * sizeof(struct pslot);
-		if (a->o.max_bytes && t->bytes + bytes > a->o.max_bytes / (size_t)a->o.parts)
-			continue; /* growing as it goes will tell */
-		pairs_rehash(t, nm);
+		size_t want = n / (size_t)a->o.parts, slots = t->pairs ? t->pmask + 1 : PAIRS_FIRST;
+		while (2 * want > slots && slots < ((size_t)1 << 32))
+			slots *= 2;
+		t->reserve = !t->pairs || slots > t->pmask + 1 ? slots : 0;
 	}
 }
 
@@ -1324,12 +1647,10 @@ void agg_stats_get(const agg *a, agg_stats *out)
 		out->rows_matched += t->matched;
 		out->rows_dropped_by_caps += t->dropped;
 		out->pairs += t->np;
-		bytes += t->gcap * (a->nk * 8 + 8 + a->nsum * 32 + hist_total(a) * 8) +
-		         t->pcap * (8 + 12 + 1 + a->nsum * 8) +
-		         (t->pmask + 1) * sizeof(struct pslot) + (t->gmask + 1) * 4 +
-		         t->scap * (1 + 4 + 4 * a->nk + 8 * a->nm) + t->dcap * 4;
+		out->subjects_capped += t->capped;
+		bytes += t->bytes_peak + (t->gmask + 1) * 4 + t->dcap * 4 +
+		         t->scap * (1 + 4 * 4 + 8 * 2 + 4 * a->nk + 8 * a->nm);
 	}
-	out->subjects_capped = a->subjects_capped;
 	out->second_pass = a->pass == 2;
 	out->bytes = bytes;
 }

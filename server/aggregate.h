@@ -7,12 +7,16 @@
  *
  * Contribution bounding, for personal datasets: a subject may contribute to
  * at most max_groups groups and at most max_rows rows in each. The first
- * pass only counts every (subject, group) pair's rows; agg_bound then picks, for
- * a subject over the group cap, max_groups of its groups uniformly at
- * random, and a second pass keeps, of a pair over the row cap, a uniform
- * random max_rows of its rows (sequential selection sampling: row j of n is
- * kept with probability (wanted - kept) / (n - j)), never the first ones.
- * The second pass then aggregates (with caps set, it always runs).
+ * pass counts every (subject, group) pair's rows and, when the sums of
+ * max_rows rows fit in an int64 and the pair record stays small, sums them
+ * in the pair's record; agg_bound then picks, for a subject over the group
+ * cap, max_groups of its pairs uniformly at random (a partial Fisher-Yates
+ * shuffle of their positions in the pair table) and adds each kept pair
+ * within the row cap to its group. A second pass runs only for the kept
+ * pairs over the row cap (or for every kept pair when the first pass could
+ * not sum): it keeps a uniform random max_rows of a pair's rows
+ * (sequential selection sampling: row j of n is kept with probability
+ * (wanted - kept) / (n - j)), never the first ones.
  *
  * The work splits into partitions, one per worker thread: for a personal
  * dataset partition p owns the subjects numbered s with s % parts == p (and
@@ -22,8 +26,8 @@
  * merges them.
  *
  * Working memory: the groups (bounded by group_limit), their measures, and
- * for a personal dataset one entry per (subject, group) pair. Pure: chunk,
- * query and dp only.
+ * for a personal dataset one record per (subject, group) pair, held in its
+ * hash slot. Pure: chunk, query and dp only.
  */
 #ifndef FIDUCIA_AGGREGATE_H
 #define FIDUCIA_AGGREGATE_H
@@ -42,7 +46,7 @@
 typedef struct agg_opts {
 	uint32_t max_rows;   /* per subject and group; 0: no cap */
 	uint32_t max_groups; /* per subject; 0: no cap */
-	size_t group_limit;  /* more groups than this fails the query */
+	size_t group_limit;  /* more groups than this fails the query (at most 2^31 - 1) */
 	size_t max_bytes;    /* working memory of the group and pair tables; 0: none */
 	int parts;           /* partitions, 1..AGG_MAX_PARTS */
 	bool need_fixed_dp;  /* fixed point small enough for dp_scale (see agg_new) */
@@ -75,10 +79,18 @@ void agg_columns(const agg *a, bool need[SCHEMA_MAX_COLUMNS]);
  * (agg_too_large tells which). */
 bool agg_scan(agg *a, int part, const agg_input *in) __attribute__((warn_unused_result));
 
-/* After the first pass of every partition: decide which pairs and rows the
- * caps drop. true when a second pass is needed (always with caps on a
- * personal dataset): then scan every chunk again with the same inputs.
- * rng: a libsodium stream in production (dp_rng_stream). */
+/* After the first pass: partition part's caps decisions (which pairs each
+ * subject keeps, which rows the second pass samples), with a keystream of
+ * its own derived from rng (read, not advanced). Threads may bound distinct
+ * partitions at once; then agg_bound. rng: a libsodium stream in production
+ * (dp_rng_stream). */
+void agg_bound_part(agg *a, int part, const dp_rng *rng);
+
+/* After the first pass of every partition (and agg_bound_part of any, or
+ * none: it bounds the others): true when a second pass is needed, that is
+ * when a kept pair has more rows than max_rows, or when the first pass
+ * could not sum the pairs; then scan every chunk again with the same
+ * inputs. */
 bool agg_bound(agg *a, dp_rng *rng);
 
 /* One group of the answer. */
@@ -97,7 +109,8 @@ typedef struct agg_group {
 bool agg_finish(agg *a) __attribute__((warn_unused_result));
 size_t agg_ngroups(const agg *a);
 /* (subject, group) pairs met so far, and a hint that about n will be met in
- * all (the pair tables are sized once instead of doubling as they fill). */
+ * all (the pair tables are sized once instead of doubling as they fill; each
+ * partition resizes at its next agg_scan, on its own thread). */
 size_t agg_pairs(const agg *a);
 void agg_reserve_pairs(agg *a, size_t n);
 /* After a failed scan or finish: true when memory, false when groups. */

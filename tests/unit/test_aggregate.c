@@ -543,4 +543,336 @@ static void test_disclosure(void)
 	query_plan_free(&p);
 }
 
-TEST_MAIN(TU_CASE(test_measures), TU_CASE(test_caps), TU_CASE(test_disclosure))
+/* Many subjects over many chunks, against a brute-force reference: 3,000
+ * subjects (every seventh without consent; subjects 1 to 5 with all their
+ * rows in one group), 24 groups (3 days x 8 districts), delay_s constant per
+ * group so that a group's sum is known whatever rows the caps keep. */
+#define NCH   300
+#define NSUBJ 3000
+#define NGRP  24
+static rowset mrs[NCH];
+static built mb[NCH];
+static const char *const MDIST[8] = {"A", "B", "C", "D", "E", "F", "G", "H"};
+static int64_t ref_n[NSUBJ + 1][NGRP]; /* rows per pair */
+static double ref_speed[NGRP];         /* sum of clamped speeds per group */
+static int64_t ref_hist[NGRP][4];
+
+static uint64_t sm_state;
+static uint64_t sm_next(void)
+{
+	uint64_t z = (sm_state += UINT64_C(0x9e3779b97f4a7c15));
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}
+
+static void make_many(void)
+{
+	sm_state = 42;
+	memset(ref_n, 0, sizeof ref_n);
+	memset(ref_speed, 0, sizeof ref_speed);
+	memset(ref_hist, 0, sizeof ref_hist);
+	for (int c = 0; c < NCH; c++) {
+		rowset *rs = &mrs[c];
+		memset(rs, 0, sizeof *rs);
+		rs->n = MAXR;
+		for (uint32_t r = 0; r < MAXR; r++) {
+			uint64_t x = sm_next();
+			uint32_t subj = 1 + (uint32_t)(x % NSUBJ);
+			unsigned day = (unsigned)(x >> 20) % 3, dist = (unsigned)(x >> 24) % 8;
+			if (subj <= 5)
+				day = dist = 0;
+			unsigned g = day * 8 + dist;
+			rs->subj[r] = subj;
+			rs->t[r] = DAY0 + (int64_t)day * 24 * H + (int64_t)((x >> 32) % 24) * H;
+			rs->district[r] = MDIST[dist];
+			rs->road[r] = 1;
+			rs->speed[r] = (double)((x >> 40) % 250); /* 200..249 clamped to 200 */
+			rs->delay[r] = 1 + g;
+			rs->keep[r] = subj % 7 != 0;
+			if (rs->keep[r]) {
+				double sp = rs->speed[r] > 200 ? 200 : rs->speed[r];
+				ref_n[subj][g]++;
+				ref_speed[g] += sp;
+				ref_hist[g][sp < 50 ? 0 : sp < 100 ? 1 : sp < 150 ? 2 : 3]++;
+			}
+		}
+		build_chunk(rs, &mb[c], true);
+		for (uint32_t r = 0; r < MAXR; r++)
+			if (!rs->keep[r])
+				mb[c].nos[r] = 0;
+	}
+}
+
+/* The scan as queries.c runs it: windows of chunks, each partition bound on
+ * its own (bound_each) or all by agg_bound, the pair tables reserved after
+ * the first window. */
+static agg *run_many(const query_plan *p, const agg_opts *o, bool bound_each, dp_rng *rng)
+{
+	char err[256];
+	agg *a = agg_new(p, &S, o, err, sizeof err);
+	CHECK(a != NULL);
+	if (!a)
+		return NULL;
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t c = 0; c < NCH; c++) {
+			for (int pt = 0; pt < o->parts; pt++)
+				if (!agg_scan(a, pt, &mb[c].in))
+					return a;
+			if (pass == 0 && c == 31)
+				agg_reserve_pairs(a, agg_pairs(a) * NCH / 32);
+		}
+		if (pass == 0 && bound_each)
+			for (int pt = 0; pt < o->parts; pt++)
+				agg_bound_part(a, pt, rng);
+		if (pass == 0 && !agg_bound(a, rng))
+			break;
+	}
+	CHECK(agg_finish(a));
+	return a;
+}
+
+static const agg_group *find_group(const agg *a, unsigned g)
+{
+	char day[32];
+	snprintf(day, sizeof day, "2026-01-0%uT00:00:00Z", 1 + g / 8);
+	return find(a, day, MDIST[g % 8]);
+}
+
+/* Caps that bind nowhere change nothing: every group equals the reference
+ * (and the run without caps), in each pair mode. */
+static void check_exact(const agg *a, bool dominance)
+{
+	int64_t total = 0;
+	for (unsigned g = 0; g < NGRP; g++) {
+		const agg_group *G = find_group(a, g);
+		int64_t rows = 0, subjects = 0, dmax = 0;
+		for (int s = 1; s <= NSUBJ; s++) {
+			rows += ref_n[s][g];
+			subjects += ref_n[s][g] > 0;
+			if (ref_n[s][g] * (int64_t)(1 + g) > dmax)
+				dmax = ref_n[s][g] * (int64_t)(1 + g);
+		}
+		CHECK(G && G->rows == rows && G->contributors == subjects);
+		CHECK(G && G->sums[0] == (__int128)rows * (1 + g));
+		CHECK(G && G->sums[1] == (__int128)llrint(ref_speed[g] * agg_scale(a, 2)));
+		CHECK(G && G->hist[0] == ref_hist[g][0] && G->hist[3] == ref_hist[g][3]);
+		if (dominance) {
+			CHECK(G && G->dom_max[0] == (double)dmax);
+			CHECK(G && G->dom_total[0] == (double)(rows * (1 + g)));
+		}
+		total += rows;
+	}
+	agg_stats st;
+	agg_stats_get(a, &st);
+	CHECK((int64_t)st.rows_matched == total && st.rows_dropped_by_caps == 0);
+	CHECK(agg_ngroups(a) == NGRP);
+}
+
+/* Caps of one row per pair and 8 groups per subject: every kept pair gives
+ * exactly one row, so a group's rows are its subjects, its delay sum is
+ * rows x its constant, and the subjects kept are min(groups, 8) each. */
+static void check_bound(const agg *a)
+{
+	int64_t want_pairs = 0, capped = 0, rows = 0, contrib = 0;
+	for (int s = 1; s <= NSUBJ; s++) {
+		int64_t m = 0;
+		for (unsigned g = 0; g < NGRP; g++)
+			m += ref_n[s][g] > 0;
+		want_pairs += m < 8 ? m : 8;
+		capped += m > 8;
+	}
+	for (unsigned g = 0; g < NGRP; g++) {
+		const agg_group *G = find_group(a, g);
+		if (!G)
+			continue;
+		CHECK(G->rows == G->contributors);
+		CHECK(G->sums[0] == (__int128)G->rows * (1 + g));
+		CHECK(G->dom_max[0] == (double)(1 + g) && G->dom_total[0] == (double)G->sums[0]);
+		rows += G->rows;
+		contrib += G->contributors;
+	}
+	agg_stats st;
+	agg_stats_get(a, &st);
+	CHECK(contrib == want_pairs && rows == want_pairs);
+	CHECK((int64_t)st.subjects_capped == capped);
+	CHECK((int64_t)(st.rows_matched - st.rows_dropped_by_caps) == rows);
+	CHECK(st.second_pass); /* subjects 1 to 5 have many rows in their one pair */
+}
+
+static void test_many_subjects(void)
+{
+	make_schema(true);
+	make_many();
+	const char *q = "{\"dataset\":\"ds-0123456789abcdef\",\"purpose\":\"x\",\"measures\":["
+	                "{\"fn\":\"COUNT\"},{\"fn\":\"SUM\",\"column\":\"delay_s\"},{\"fn\":"
+	                "\"MEAN\",\"column\":\"speed_kmh\"},{\"fn\":\"HISTOGRAM\",\"column\":"
+	                "\"speed_kmh\",\"bins\":[0,50,100,150,200]}],\"groupBy\":[{\"column\":"
+	                "\"pub_time\",\"bucket\":\"DAY\"},{\"column\":\"district\"}]}";
+	query_plan p;
+	CHECK(plan(q, &p));
+	dp_rng rng;
+	dp_rng_seeded(&rng, 7);
+	for (int parts = 1; parts <= 3; parts += 2) {
+		/* no caps; caps too wide to bind with the pairs summed in the first
+		 * pass (one pass); with the first pass only counting (no row cap:
+		 * the pair sums could overflow), then the second aggregating */
+		agg_opts none = {.group_limit = 100, .parts = parts, .dominance = true};
+		agg_opts fold = none, count = none;
+		fold.max_rows = 1000;
+		fold.max_groups = 100;
+		count.max_groups = 100;
+		agg *a = run_many(&p, &none, false, &rng);
+		check_exact(a, true);
+		agg_stats st;
+		agg_stats_get(a, &st);
+		CHECK(!st.second_pass && st.pairs > 30000 / (size_t)parts &&
+		      st.subjects_capped == 0);
+		agg_free(a);
+		a = run_many(&p, &fold, parts == 3, &rng);
+		CHECK(a->mode == MODE_FOLD);
+		check_exact(a, true);
+		agg_stats_get(a, &st);
+		CHECK(!st.second_pass);
+		agg_free(a);
+		a = run_many(&p, &count, parts == 1, &rng);
+		CHECK(a->mode == MODE_COUNT);
+		check_exact(a, true);
+		agg_stats_get(a, &st);
+		CHECK(st.second_pass);
+		agg_free(a);
+		/* caps that bind, in both modes (a 16-bin histogram makes a pair
+		 * record too large to sum in) */
+		agg_opts caps = none;
+		caps.max_rows = 1;
+		caps.max_groups = 8;
+		a = run_many(&p, &caps, parts == 3, &rng);
+		CHECK(a->mode == MODE_FOLD);
+		check_bound(a);
+		agg_free(a);
+	}
+	query_plan pc;
+	CHECK(plan("{\"dataset\":\"ds-0123456789abcdef\",\"purpose\":\"x\",\"measures\":["
+	           "{\"fn\":\"COUNT\"},{\"fn\":\"SUM\",\"column\":\"delay_s\"},{\"fn\":"
+	           "\"HISTOGRAM\",\"column\":\"speed_kmh\",\"bins\":[0,10,20,30,40,50,60,70,80,"
+	           "90,100,110,120,130,140,150,200]}],\"groupBy\":[{\"column\":\"pub_time\","
+	           "\"bucket\":\"DAY\"},{\"column\":\"district\"}]}",
+	           &pc));
+	agg_opts caps = {
+	        .group_limit = 100, .parts = 2, .dominance = true, .max_rows = 1, .max_groups = 8};
+	agg *a = run_many(&pc, &caps, true, &rng);
+	CHECK(a->mode == MODE_COUNT);
+	check_bound(a);
+	agg_free(a);
+	/* the memory cap: the first pair table does not fit; a reserve that
+	 * does not fit is skipped, and the tables grow as they go */
+	agg_opts small = {.group_limit = 100, .parts = 1, .max_rows = 1000, .max_groups = 100};
+	small.max_bytes = (size_t)1 << 20;
+	char err[128];
+	a = agg_new(&p, &S, &small, err, sizeof err);
+	CHECK(!agg_scan(a, 0, &mb[0].in) && agg_too_large(a));
+	agg_free(a);
+	small.max_bytes = (size_t)16 << 20;
+	a = agg_new(&p, &S, &small, err, sizeof err);
+	agg_reserve_pairs(a, (size_t)1 << 30);
+	for (size_t c = 0; c < NCH; c++)
+		CHECK(agg_scan(a, 0, &mb[c].in));
+	CHECK(!agg_bound(a, &rng) && agg_finish(a));
+	check_exact(a, false);
+	agg_free(a);
+	/* ... and one that needs more than the cap to grow fails */
+	small.max_bytes = (size_t)3 << 20;
+	a = agg_new(&p, &S, &small, err, sizeof err);
+	bool ok = true;
+	for (size_t c = 0; c < NCH && ok; c++)
+		ok = agg_scan(a, 0, &mb[c].in);
+	CHECK(!ok && agg_too_large(a));
+	agg_free(a);
+	query_plan_free(&pc);
+	query_plan_free(&p);
+}
+
+/* A subject over the group cap keeps a uniformly random subset of its
+ * groups: one subject, one row in each of 6 districts, 2 kept, 600 draws:
+ * each district about 200 times, each of the 15 pairs of districts about 40. */
+static void test_group_sampling(void)
+{
+	make_schema(true);
+	static rowset rs;
+	memset(&rs, 0, sizeof rs);
+	for (uint32_t r = 0; r < 6; r++) {
+		rs.subj[r] = 1;
+		rs.district[r] = MDIST[r];
+		rs.delay[r] = 1 << r;
+		rs.keep[r] = 1;
+		rs.t[r] = DAY0;
+	}
+	rs.n = 6;
+	static built b;
+	build_chunk(&rs, &b, true);
+	query_plan p;
+	CHECK(plan("{\"dataset\":\"ds-0123456789abcdef\",\"purpose\":\"x\",\"measures\":["
+	           "{\"fn\":\"SUM\",\"column\":\"delay_s\"}],\"groupBy\":[{\"column\":"
+	           "\"district\"}]}",
+	           &p));
+	agg_opts o = {.group_limit = 100, .parts = 1, .max_rows = 10, .max_groups = 2};
+	int each[6] = {0}, pairs[64] = {0};
+	for (uint64_t seed = 1; seed <= 600; seed++) {
+		dp_rng rng;
+		dp_rng_seeded(&rng, seed);
+		agg *a = run(&p, &o, &b, 1, &rng);
+		/* the districts kept, as bits */
+		int64_t sum = 0;
+		for (size_t g = 0; g < agg_ngroups(a); g++)
+			sum += (int64_t)agg_get(a, g)->sums[0];
+		int bits = 0;
+		for (int d = 0; d < 6; d++)
+			if (sum >> d & 1) {
+				each[d]++;
+				bits++;
+			}
+		CHECK(bits == 2);
+		pairs[sum & 63]++;
+		agg_free(a);
+	}
+	for (int d = 0; d < 6; d++)
+		CHECK(each[d] > 150 && each[d] < 250);
+	int seen = 0;
+	for (int k = 0; k < 64; k++)
+		if (pairs[k]) {
+			seen++;
+			CHECK(pairs[k] > 15 && pairs[k] < 70);
+		}
+	CHECK(seen == 15);
+	query_plan_free(&p);
+}
+
+/* part_mod and part_div against % and / for every partition count. */
+static void test_partition_arith(void)
+{
+	make_schema(true);
+	query_plan p;
+	CHECK(plan("{\"dataset\":\"ds-0123456789abcdef\",\"purpose\":\"x\",\"measures\":["
+	           "{\"fn\":\"COUNT\"}]}",
+	           &p));
+	char err[64];
+	sm_state = 1;
+	for (int parts = 1; parts <= AGG_MAX_PARTS; parts++) {
+		agg_opts o = {.group_limit = 10, .parts = parts};
+		agg *a = agg_new(&p, &S, &o, err, sizeof err);
+		int bad = 0;
+		for (uint32_t i = 0; i < 200000; i++) {
+			uint32_t n = i < 1000   ? i
+			             : i < 2000 ? UINT32_MAX - (i - 1000)
+			                        : (uint32_t)sm_next();
+			bad += part_mod(a, n) != n % (uint32_t)parts ||
+			       part_div(a, n) != n / (uint32_t)parts;
+		}
+		CHECK(bad == 0);
+		agg_free(a);
+	}
+	query_plan_free(&p);
+}
+
+TEST_MAIN(TU_CASE(test_measures), TU_CASE(test_caps), TU_CASE(test_disclosure),
+          TU_CASE(test_many_subjects), TU_CASE(test_group_sampling), TU_CASE(test_partition_arith))
