@@ -770,8 +770,30 @@ static void finish_done(void *arg)
 	finish(q);
 }
 
+/* Worker: one partition's caps decisions after the first pass. */
+static void bound_work(void *arg)
+{
+	struct qjob *j = arg;
+	agg_bound_part(j->q->a, j->part, &j->q->sampling);
+}
+
+static void bound_worked(void *arg)
+{
+	struct qjob *j = arg;
+	qctx *q = j->q;
+	if (--q->jobs_left > 0)
+		return;
+	workers_submit(q->r->app->workers, finish_work, finish_done, q);
+}
+
 static void pass_done(qctx *q)
 {
+	if (q->pass == 1 && q->personal) { /* the partitions' caps decisions at once */
+		q->jobs_left = q->parts;
+		for (int p = 0; p < q->parts; p++)
+			workers_submit(q->r->app->workers, bound_work, bound_worked, &q->jobs[p]);
+		return;
+	}
 	workers_submit(q->r->app->workers, finish_work, finish_done, q);
 }
 
