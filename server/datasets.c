@@ -13,6 +13,7 @@
 #include "app.h"
 #include "batch.h"
 #include "chunk.h"
+#include "colcache.h"
 #include "config.h"
 #include "db.h"
 #include "fiducia_names.h"
@@ -754,16 +755,28 @@ static void withdraw_step(txn *t, PGresult *res)
 		 * Keys, chunks (their columns cascade) and receipts in one
 		 * statement. */
 		txn_sql(t,
-		        "WITH k AS (DELETE FROM dataset_keys WHERE dataset = $1), c AS (DELETE "
-		        "FROM "
-		        "chunks WHERE dataset = $1) DELETE FROM batches WHERE dataset = $1",
+		        "WITH k AS (DELETE FROM dataset_keys WHERE dataset = $1), b AS (DELETE "
+		        "FROM batches WHERE dataset = $1) DELETE FROM chunks WHERE dataset = $1 "
+		        "RETURNING id",
 		        1, p);
 		return;
 	case 2:
-		if (!pg_ok(res, PGRES_COMMAND_OK)) {
+		if (!pg_ok(res, PGRES_TUPLES_OK)) {
 			txn_fail(t, 500, "internal",
 			         "cannot destroy the dataset's keys and chunks");
 			return;
+		}
+		/* Their plaintext leaves this process's column cache now (wiping early
+		 * is harmless should the transaction fail: the cache refills). */
+		for (int i = 0; i < PQntuples(res); i++) {
+			uint8_t cid[CHUNK_ID_BYTES];
+			const char *hex = PQgetvalue(res, i, 0);
+			size_t n = 0;
+			if (strncmp(hex, "\\x", 2) == 0 &&
+			    sodium_hex2bin(cid, sizeof cid, hex + 2, strlen(hex + 2), NULL, &n,
+			                   NULL) == 0 &&
+			    n == CHUNK_ID_BYTES)
+				colcache_forget(t->r->app->columns, cid);
 		}
 		txn_sql(t, "SELECT " DS_COLUMNS " FROM datasets d WHERE d.id = $1", 1, p);
 		return;

@@ -321,6 +321,9 @@ check "the column cache is in the metrics" test -n "$P0"
 req POST "/v1/datasets/$PR/subjects/drv-0007/erase" "$NAV"; expect_status 200 "a driver's rows erased"
 P1=$(purged)
 check "the re-sealed chunk's cached columns are wiped at once ($P0 -> $P1)" test "${P1:-0}" -gt "${P0:-0}"
+req DELETE "/v1/datasets/$JAMS" "$NAV"; expect_status 200 "the jams dataset withdrawn"
+P2=$(purged)
+check "its cached columns are wiped at once too ($P1 -> $P2)" test "${P2:-0}" -gt "${P1:-0}"
 
 # ---- nothing deposited reached the log or the database in the clear -------------------------
 check "no driver id in the ledger or the stored answers" test "$(psql_ -c "SELECT (SELECT count(*) FROM ledger_entries WHERE position(convert_to('drv-0', 'UTF8') IN entry) > 0) + (SELECT count(*) FROM query_answers WHERE position(convert_to('drv-0', 'UTF8') IN answer) > 0)")" = 0
