@@ -4,10 +4,12 @@
 #include "aggregate.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #define DENSE_MAX    (1u << 20) /* per-chunk combined key codes kept in an array */
@@ -18,7 +20,9 @@
 #define GROUP_MAX    ((size_t)PAIR_SAMPLE - 1) /* group ids stay below that bit */
 #define FOLD_MAX     64    /* bytes: the largest pair record that sums its rows in the first pass */
 #define PAIRS_FIRST  65536 /* slots of a partition's first pair table */
-#define AHEAD        16    /* pair probes prefetched ahead */
+#define MAP_MIN      ((size_t)8 << 20) /* a pair table this large gets a mapping of its own */
+#define HUGE_PAGE    ((size_t)2 << 20)
+#define AHEAD        16 /* pair probes prefetched ahead */
 
 /* How a scan aggregates (chosen by agg_new). */
 enum agg_mode {
@@ -632,22 +636,78 @@ static bool part_charge(agg *a, part *t, size_t n)
 	return true;
 }
 
-/* n zeroed bytes for a pair table (64-byte aligned: no record straddles two
- * cache lines). */
+/* Large pair tables freed by a query, kept mapped for the next ones (at most
+ * the freeing query's max_bytes in all): a fresh mapping costs a page fault
+ * per page on top of the zeroing (and in a VM the host's work behind each
+ * fault, once it has taken back the guest's free memory). */
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	uint8_t *p;
+	size_t n;
+} pool[2 * AGG_MAX_PARTS];
+static size_t pool_bytes;
+
+/* n zeroed bytes for a pair table. A large one gets a mapping of its own,
+ * 2 MiB-aligned with huge pages where the kernel gives them (the random
+ * probes then rarely miss the TLB). */
 static uint8_t *table_alloc(size_t n)
 {
-	void *p = NULL;
-	if (posix_memalign(&p, 64, n))
+	if (n < MAP_MIN) {
+		void *p = NULL;
+		if (posix_memalign(&p, 64, n))
+			abort();
+		memset(p, 0, n);
+		return p;
+	}
+	uint8_t *p = NULL;
+	pthread_mutex_lock(&pool_mu);
+	for (size_t i = 0; i < sizeof pool / sizeof *pool; i++)
+		if (pool[i].p && pool[i].n == n) { /* sizes are powers of two: they recur */
+			p = pool[i].p;
+			pool_bytes -= n;
+			pool[i].p = NULL;
+			break;
+		}
+	pthread_mutex_unlock(&pool_mu);
+	if (p) {
+		memset(p, 0, n);
+		return p;
+	}
+	size_t len = n + HUGE_PAGE;
+	uint8_t *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
 		abort();
-	memset(p, 0, n);
+	p = (uint8_t *)(((uintptr_t)m + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+	if (p > m)
+		munmap(m, (size_t)(p - m));
+	if (m + len > p + n)
+		munmap(p + n, (size_t)(m + len - (p + n)));
+#ifdef MADV_HUGEPAGE
+	(void)madvise(p, n, MADV_HUGEPAGE);
+#endif
 	return p;
 }
 
+/* A pair table of size bytes, back to the pool if it then holds at most
+ * keep bytes. */
 static void table_free(uint8_t *p, size_t size, size_t keep)
 {
-	(void)size;
-	(void)keep;
-	free(p);
+	if (size < MAP_MIN) {
+		free(p);
+		return;
+	}
+	pthread_mutex_lock(&pool_mu);
+	for (size_t i = 0; i < sizeof pool / sizeof *pool; i++)
+		if (!pool[i].p && pool_bytes + size <= keep) {
+			pool[i].p = p;
+			pool[i].n = size;
+			pool_bytes += size;
+			p = NULL;
+			break;
+		}
+	pthread_mutex_unlock(&pool_mu);
+	if (p)
+		munmap(p, size);
 }
 
 /* The pair table with nslots slots (a power of two), its records moved;

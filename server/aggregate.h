@@ -27,7 +27,8 @@
  *
  * Working memory: the groups (bounded by group_limit), their measures, and
  * for a personal dataset one record per (subject, group) pair, held in its
- * hash slot. Pure: chunk, query and dp only.
+ * hash slot (a large table gets its own mapping, with huge pages where the
+ * kernel allows). Pure: chunk, query and dp only.
  */
 #ifndef FIDUCIA_AGGREGATE_H
 #define FIDUCIA_AGGREGATE_H
