@@ -19,10 +19,11 @@
 #define PAIR_SAMPLE  (UINT64_C(1) << 31) /* in a pair's key: rows sampled in the second pass */
 #define GROUP_MAX    ((size_t)PAIR_SAMPLE - 1) /* group ids stay below that bit */
 #define FOLD_MAX     64    /* bytes: the largest pair record that sums its rows in the first pass */
-#define PAIRS_FIRST  65536 /* slots of a partition's first pair table */
+#define PAIRS_FIRST  65536 /* slots of a partition's first pair index */
+#define RECS_FIRST   32768 /* records of a partition's first pair array */
 #define MAP_MIN      ((size_t)8 << 20) /* a pair table this large gets a mapping of its own */
 #define HUGE_PAGE    ((size_t)2 << 20)
-#define AHEAD        16 /* pair probes prefetched ahead */
+#define AHEAD        32 /* pair probes prefetched ahead */
 
 /* How a scan aggregates (chosen by agg_new). */
 enum agg_mode {
@@ -58,12 +59,11 @@ typedef struct strtab {
 	size_t mask;
 } strtab;
 
-/* A (subject, group) pair, held in its hash slot: a probe is one cache miss.
- * After this header come a->psums 8-byte sums (int64 in MODE_FOLD, double
- * when kept for dominance only) and a->pbins uint32 histogram counts
- * (MODE_FOLD); a->rsz bytes in all. */
+/* A (subject, group) pair's record. After this header come a->psums 8-byte
+ * sums (int64 in MODE_FOLD, double when kept for dominance only) and
+ * a->pbins uint32 histogram counts (MODE_FOLD); a->rsz bytes in all. */
 struct pair {
-	uint64_t key;  /* subject number << 32 | group | PAIR_SAMPLE; 0: an empty slot */
+	uint64_t key;  /* subject number << 32 | group | PAIR_SAMPLE */
 	uint32_t n;    /* rows met in the first pass; in the second, rows still to see */
 	uint32_t want; /* second pass: rows still to keep */
 };
@@ -80,10 +80,15 @@ typedef struct part {
 	double *dmax, *dtot;
 	int64_t *contrib;
 	strtab strs;
-	/* (subject, group) pairs: an open-addressing table of records */
-	uint8_t *pairs;
-	size_t np, pmask;   /* pmask + 1 slots, a power of two */
-	size_t reserve;     /* slots wanted (agg_reserve_pairs), made at the next scan */
+	/* (subject, group) pairs: their records in the order met, found through
+	 * an open-addressing index whose 8-byte slots hold a hash tag and the
+	 * record's number (tag << 32 | number + 1; 0: empty). A new pair is a
+	 * miss in the index and a write at the end of the records. */
+	uint64_t *slots;
+	size_t pmask; /* pmask + 1 slots, a power of two */
+	uint8_t *recs;
+	size_t np, rcap;              /* records, and room for */
+	size_t reserve, reserve_recs; /* agg_reserve_pairs's sizes, made at the next scan */
 	uint32_t *spairs;   /* per local subject (number / parts): its pairs (max_groups set) */
 	size_t nsubj;       /* spairs's length */
 	uint64_t *resample; /* per local subject, a bit: one of its pairs is sampled again */
@@ -444,8 +449,10 @@ static void part_free(const agg *a, part *t)
 		free(t->strs.s[i]);
 	free(t->strs.s);
 	free(t->strs.slots);
-	if (t->pairs)
-		table_free(t->pairs, (t->pmask + 1) * a->rsz, a->o.max_bytes);
+	if (t->slots)
+		table_free((uint8_t *)t->slots, (t->pmask + 1) * sizeof *t->slots, a->o.max_bytes);
+	if (t->recs)
+		table_free(t->recs, t->rcap * a->rsz, a->o.max_bytes);
 	free(t->spairs);
 	free(t->resample);
 	free(t->mask);
@@ -597,9 +604,9 @@ static int32_t group_of(agg *a, part *t, const int64_t *k)
 	return (int32_t)g;
 }
 
-static inline struct pair *pair_at(const agg *a, const part *t, size_t slot)
+static inline struct pair *pair_at(const agg *a, const part *t, size_t i)
 {
-	return (struct pair *)(t->pairs + slot * a->rsz);
+	return (struct pair *)(t->recs + i * a->rsz);
 }
 
 static inline uint32_t pair_group(const struct pair *p)
@@ -647,16 +654,17 @@ static struct {
 } pool[2 * AGG_MAX_PARTS];
 static size_t pool_bytes;
 
-/* n zeroed bytes for a pair table. A large one gets a mapping of its own,
- * 2 MiB-aligned with huge pages where the kernel gives them (the random
- * probes then rarely miss the TLB). */
-static uint8_t *table_alloc(size_t n)
+/* n bytes for a pair index (zeroed) or record array. A large one gets a
+ * mapping of its own, 2 MiB-aligned with huge pages where the kernel gives
+ * them (the random probes then rarely miss the TLB). */
+static uint8_t *table_alloc(size_t n, bool zero)
 {
 	if (n < MAP_MIN) {
 		void *p = NULL;
 		if (posix_memalign(&p, 64, n))
 			abort();
-		memset(p, 0, n);
+		if (zero)
+			memset(p, 0, n);
 		return p;
 	}
 	uint8_t *p = NULL;
@@ -670,7 +678,8 @@ static uint8_t *table_alloc(size_t n)
 		}
 	pthread_mutex_unlock(&pool_mu);
 	if (p) {
-		memset(p, 0, n);
+		if (zero)
+			memset(p, 0, n);
 		return p;
 	}
 	size_t len = n + HUGE_PAGE;
@@ -710,42 +719,63 @@ static void table_free(uint8_t *p, size_t size, size_t keep)
 		munmap(p, size);
 }
 
-/* The pair table with nslots slots (a power of two), its records moved;
- * false past max_bytes. */
-static bool pairs_resize(agg *a, part *t, size_t nslots)
+/* The pair index with nslots slots (a power of two), built again from the
+ * records; false past max_bytes. */
+static bool pairs_index(agg *a, part *t, size_t nslots)
 {
-	size_t old = t->pairs ? (t->pmask + 1) * a->rsz : 0, bytes = nslots * a->rsz;
+	size_t old = t->slots ? (t->pmask + 1) * sizeof *t->slots : 0,
+	       bytes = nslots * sizeof *t->slots;
 	if (a->o.max_bytes && t->bytes - old + bytes > a->o.max_bytes / (size_t)a->o.parts) {
 		t->failed = t->too_large = true;
 		return false;
 	}
-	uint8_t *nt = table_alloc(bytes);
+	uint64_t *ns = (uint64_t *)table_alloc(bytes, true);
 	size_t nm = nslots - 1;
-	/* the records in table order, each placed once AHEAD more have had
-	 * their new slots prefetched */
-	const struct pair *ring[AHEAD];
-	size_t ring_s[AHEAD], head = 0, tail = 0;
-	for (size_t i = 0; t->pairs && i <= t->pmask + 1; i++) {
-		const struct pair *p = i <= t->pmask ? pair_at(a, t, i) : NULL;
-		if (p && !p->key)
-			continue;
-		while (tail < head && (!p || head - tail == AHEAD)) {
-			size_t k = tail++ % AHEAD, slot = ring_s[k];
-			while (((const struct pair *)(nt + slot * a->rsz))->key)
+	/* the records in order, each placed once AHEAD more have had their
+	 * slots prefetched */
+	uint64_t ring_h[AHEAD];
+	size_t head = 0, tail = 0;
+	for (size_t i = 0; i <= t->np; i++) {
+		while (tail < head && (i == t->np || head - tail == AHEAD)) {
+			uint64_t h = ring_h[tail % AHEAD];
+			size_t slot = h & nm;
+			while (ns[slot])
 				slot = (slot + 1) & nm;
-			memcpy(nt + slot * a->rsz, ring[k], a->rsz);
+			ns[slot] = (h >> 32) << 32 | (uint32_t)(tail + 1);
+			tail++;
 		}
-		if (p) {
-			size_t k = head++ % AHEAD;
-			ring[k] = p;
-			ring_s[k] = mix64(p->key & ~PAIR_SAMPLE) & nm;
-			__builtin_prefetch(nt + ring_s[k] * a->rsz, 1);
+		if (i < t->np) {
+			uint64_t h = mix64(pair_at(a, t, i)->key & ~PAIR_SAMPLE);
+			ring_h[head++ % AHEAD] = h;
+			__builtin_prefetch(&ns[h & nm], 1);
 		}
 	}
-	if (t->pairs)
-		table_free(t->pairs, old, a->o.max_bytes);
-	t->pairs = nt;
+	if (t->slots)
+		table_free((uint8_t *)t->slots, old, a->o.max_bytes);
+	t->slots = ns;
 	t->pmask = nm;
+	t->bytes = t->bytes - old + bytes;
+	if (t->bytes > t->bytes_peak)
+		t->bytes_peak = t->bytes;
+	return true;
+}
+
+/* Room for ncap records, those met copied; false past max_bytes. */
+static bool pairs_room(agg *a, part *t, size_t ncap)
+{
+	size_t old = t->rcap * a->rsz, bytes = ncap * a->rsz;
+	if (ncap >= UINT32_MAX ||
+	    (a->o.max_bytes && t->bytes - old + bytes > a->o.max_bytes / (size_t)a->o.parts)) {
+		t->failed = t->too_large = true;
+		return false;
+	}
+	uint8_t *nr = table_alloc(bytes, false);
+	if (t->np)
+		memcpy(nr, t->recs, t->np * a->rsz);
+	if (t->recs)
+		table_free(t->recs, old, a->o.max_bytes);
+	t->recs = nr;
+	t->rcap = ncap;
 	t->bytes = t->bytes - old + bytes;
 	if (t->bytes > t->bytes_peak)
 		t->bytes_peak = t->bytes;
@@ -756,50 +786,62 @@ static bool pairs_resize(agg *a, part *t, size_t nslots)
  * max_bytes. */
 static struct pair *pair_add(agg *a, part *t, uint64_t key, uint64_t h)
 {
+	uint32_t tag = (uint32_t)(h >> 32);
 	for (;;) {
 		size_t s = h & t->pmask;
-		struct pair *p;
-		while ((p = pair_at(a, t, s))->key) {
-			if (p->key == key)
-				return p;
+		uint64_t v;
+		while ((v = t->slots[s]) != 0) {
+			if ((uint32_t)(v >> 32) == tag) {
+				struct pair *p = pair_at(a, t, (uint32_t)v - 1);
+				if (p->key == key)
+					return p;
+			}
 			s = (s + 1) & t->pmask;
 		}
-		if (2 * (t->np + 1) <= t->pmask + 1) {
-			p->key = key; /* the rest of a free slot is zero */
-			t->np++;
-			if (a->o.max_groups && a->mode != MODE_DIRECT) {
-				uint32_t ls = part_div(a, (uint32_t)(key >> 32));
-				if (ls >= t->nsubj) {
-					size_t nn = t->nsubj ? 2 * t->nsubj : 1024;
-					while (nn <= ls)
-						nn *= 2;
-					if (!part_charge(a, t, (nn - t->nsubj) * sizeof *t->spairs))
-						return NULL;
-					t->spairs = ag_realloc(t->spairs, nn * sizeof *t->spairs);
-					memset(t->spairs + t->nsubj, 0,
-					       (nn - t->nsubj) * sizeof *t->spairs);
-					t->nsubj = nn;
-				}
-				t->spairs[ls]++;
-			}
-			return p;
+		if (2 * (t->np + 1) > t->pmask + 1) {
+			if (!pairs_index(a, t, 2 * (t->pmask + 1)))
+				return NULL;
+			continue;
 		}
-		if (!pairs_resize(a, t, 2 * (t->pmask + 1)))
+		if (t->np == t->rcap && !pairs_room(a, t, t->rcap ? 2 * t->rcap : RECS_FIRST))
 			return NULL;
+		struct pair *p = pair_at(a, t, t->np);
+		memset(p, 0, a->rsz);
+		p->key = key;
+		t->slots[s] = (uint64_t)tag << 32 | (uint32_t)(t->np + 1);
+		t->np++;
+		if (a->o.max_groups && a->mode != MODE_DIRECT) {
+			uint32_t ls = part_div(a, (uint32_t)(key >> 32));
+			if (ls >= t->nsubj) {
+				size_t nn = t->nsubj ? 2 * t->nsubj : 1024;
+				while (nn <= ls)
+					nn *= 2;
+				if (!part_charge(a, t, (nn - t->nsubj) * sizeof *t->spairs))
+					return NULL;
+				t->spairs = ag_realloc(t->spairs, nn * sizeof *t->spairs);
+				memset(t->spairs + t->nsubj, 0,
+				       (nn - t->nsubj) * sizeof *t->spairs);
+				t->nsubj = nn;
+			}
+			t->spairs[ls]++;
+		}
+		return p;
 	}
 }
 
 /* The record of a pair the first pass met. */
 static inline struct pair *pair_find(const agg *a, const part *t, uint64_t key, uint64_t h)
 {
-	size_t s = h & t->pmask;
-	for (;;) {
-		struct pair *p = pair_at(a, t, s);
+	uint32_t tag = (uint32_t)(h >> 32);
+	for (size_t s = h & t->pmask;; s = (s + 1) & t->pmask) {
+		uint64_t v = t->slots[s];
+		if (!v)
+			abort(); /* the second pass sees the first pass's rows */
+		if ((uint32_t)(v >> 32) != tag)
+			continue;
+		struct pair *p = pair_at(a, t, (uint32_t)v - 1);
 		if ((p->key & ~PAIR_SAMPLE) == key)
 			return p;
-		if (!p->key)
-			abort(); /* the second pass sees the first pass's rows */
-		s = (s + 1) & t->pmask;
 	}
 }
 
@@ -1212,11 +1254,18 @@ static void pair_keys(agg *a, part *t, const agg_input *in, const uint32_t *idx,
 	memset(t->rhash + n, 0, AHEAD * sizeof *t->rhash); /* prefetched, never probed */
 }
 
-/* The pair slot of selected row i + AHEAD, prefetched for writing. A macro:
- * GCC 12 finds a function holding only a prefetch const, and drops its
- * calls. rhash is padded past the rows, so that it needs no test. */
+/* Prefetching for selected row i: the index slot of row i + AHEAD, and the
+ * record that row i + AHEAD / 2's slot (cached by now) names when its tag
+ * matches (else record 0: no branch). A macro: GCC 12 finds a function
+ * holding only prefetches const, and drops its calls. rhash is padded past
+ * the rows, so that it needs no test. */
 #define PAIR_PREFETCH(a, t, i)                                                                     \
-	__builtin_prefetch((t)->pairs + ((t)->rhash[(i) + AHEAD] & (t)->pmask) * (a)->rsz, 1)
+	do {                                                                                       \
+		uint64_t h_ = (t)->rhash[(i) + AHEAD / 2], v_ = (t)->slots[h_ & (t)->pmask];       \
+		size_t r_ = ((uint32_t)v_ - 1) & -(size_t)(v_ && (v_ >> 32) == (h_ >> 32));        \
+		__builtin_prefetch(&(t)->slots[(t)->rhash[(i) + AHEAD] & (t)->pmask], 1);          \
+		__builtin_prefetch((t)->recs + r_ * (a)->rsz, 1);                                  \
+	} while (0)
 
 /* No caps: rows go to their groups; on a personal dataset their pairs give
  * the distinct subjects and the dominance rule's contributions. */
@@ -1314,15 +1363,17 @@ bool agg_scan(agg *a, int part_no, const agg_input *in)
 	uint32_t rows = in->rows;
 	if (!rows)
 		return true;
-	if (t->reserve) { /* agg_reserve_pairs's size, made on this partition's thread */
-		size_t want = t->reserve;
+	if (t->reserve) { /* agg_reserve_pairs's sizes, made on this partition's thread */
+		size_t slots = t->reserve, recs = t->reserve_recs,
+		       more = (slots - (t->pmask + 1)) * sizeof *t->slots +
+		              (recs > t->rcap ? recs - t->rcap : 0) * a->rsz;
 		t->reserve = 0;
-		size_t bytes = want * a->rsz, old = t->pairs ? (t->pmask + 1) * a->rsz : 0;
-		if (want > t->pmask + 1 &&
-		    (!a->o.max_bytes ||
-		     t->bytes - old + bytes <= a->o.max_bytes / (size_t)a->o.parts) &&
-		    !pairs_resize(a, t, want))
-			return false; /* else growing as it goes will tell */
+		if (!a->o.max_bytes || t->bytes + more <= a->o.max_bytes / (size_t)a->o.parts) {
+			if (recs > t->rcap && !pairs_room(a, t, recs))
+				return false;
+			if (!pairs_index(a, t, slots))
+				return false;
+		} /* else growing as it goes will tell */
 	}
 	scratch(t, rows);
 	if (a->pass == 1)
@@ -1336,7 +1387,8 @@ bool agg_scan(agg *a, int part_no, const agg_input *in)
 		return false;
 	if (!(a->mode == MODE_COUNT && a->pass == 1)) /* counting pairs needs no value */
 		measure_values(a, t, in, n);
-	if (a->personal && !t->pairs && !pairs_resize(a, t, PAIRS_FIRST))
+	if (a->personal && !t->slots &&
+	    (!pairs_index(a, t, PAIRS_FIRST) || (!t->recs && !pairs_room(a, t, RECS_FIRST))))
 		return false;
 	if (a->mode == MODE_DIRECT)
 		return scan_direct(a, t, in, n);
@@ -1378,8 +1430,8 @@ void agg_bound_part(agg *a, int part_no, const dp_rng *rng)
 		return;
 	uint32_t max_groups = a->o.max_groups, max_rows = a->o.max_rows;
 	/* A subject over the group cap keeps max_groups of its m pairs, chosen
-	 * by a partial Fisher-Yates shuffle of their positions 0..m-1 in table
-	 * order (fixed before any draw). spairs[s] becomes the subject's first
+	 * by a partial Fisher-Yates shuffle of their positions 0..m-1 in the
+	 * order met (fixed before any draw). spairs[s] becomes the subject's first
 	 * bit in chosen, UINT32_MAX when it keeps every pair. */
 	uint32_t *pos = t->spairs;
 	uint64_t *chosen = NULL;
@@ -1424,14 +1476,13 @@ void agg_bound_part(agg *a, int part_no, const dp_rng *rng)
 		}
 		free(idx);
 	}
-	/* One sweep in table order: a kept pair counts its subject in its
-	 * group; in MODE_FOLD one within the row cap adds its sums there, the
-	 * others are left to the second pass, which samples their rows. */
+	/* One sweep of the records in the order met: a kept pair counts its
+	 * subject in its group; in MODE_FOLD one within the row cap adds its
+	 * sums there, the others are left to the second pass, which samples
+	 * their rows. */
 	size_t nsum = a->nsum, nh = a->nh;
-	for (size_t i = 0; i <= t->pmask; i++) {
+	for (size_t i = 0; i < t->np; i++) {
 		struct pair *p = pair_at(a, t, i);
-		if (!p->key)
-			continue;
 		uint32_t g = pair_group(p), ls = part_div(a, (uint32_t)(p->key >> 32));
 		if (max_groups && pos[ls] != UINT32_MAX) {
 			uint32_t b = pos[ls]++;
@@ -1570,19 +1621,16 @@ bool agg_finish(agg *a)
 			/* no caps (or no agg_bound): every pair met counts */
 			free(t->contrib);
 			t->contrib = ag_calloc(t->ng ? t->ng : 1, sizeof *t->contrib);
-			for (size_t i = 0; t->pairs && i <= t->pmask; i++) {
-				struct pair *p = pair_at(a, t, i);
-				if (p->key)
-					t->contrib[pair_group(p)]++;
-			}
+			for (size_t i = 0; i < t->np; i++)
+				t->contrib[pair_group(pair_at(a, t, i))]++;
 		}
 		/* The dominance rule's largest contributions: pairs whose rows went to
 		 * their groups row by row (agg_bound did the others). */
 		bool rows_in_pairs = a->mode == MODE_DIRECT || a->pass == 2;
 		if (a->personal && a->o.dominance && a->psums && rows_in_pairs) {
-			for (size_t i = 0; t->pairs && i <= t->pmask; i++) {
+			for (size_t i = 0; i < t->np; i++) {
 				struct pair *p = pair_at(a, t, i);
-				if (!p->key || (a->mode != MODE_DIRECT && !(p->key & PAIR_SAMPLE)))
+				if (a->mode != MODE_DIRECT && !(p->key & PAIR_SAMPLE))
 					continue;
 				uint32_t g = pair_group(p);
 				for (size_t j = 0; j < nsum; j++) {
@@ -1664,10 +1712,14 @@ void agg_reserve_pairs(agg *a, size_t n)
 		return;
 	for (int pi = 0; pi < a->o.parts; pi++) {
 		part *t = &a->parts[pi];
-		size_t want = n / (size_t)a->o.parts, slots = t->pairs ? t->pmask + 1 : PAIRS_FIRST;
+		size_t want = n / (size_t)a->o.parts, slots = t->slots ? t->pmask + 1 : PAIRS_FIRST;
 		while (2 * want > slots && slots < ((size_t)1 << 32))
 			slots *= 2;
-		t->reserve = !t->pairs || slots > t->pmask + 1 ? slots : 0;
+		t->reserve = slots > t->pmask + 1 ? slots : 0;
+		t->reserve_recs =
+		        RECS_FIRST; /* a power of two too: the pool finds its size again */
+		while (t->reserve_recs < want && t->reserve_recs < UINT32_MAX / 2)
+			t->reserve_recs *= 2;
 	}
 }
 

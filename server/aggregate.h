@@ -11,7 +11,7 @@
  * max_rows rows fit in an int64 and the pair record stays small, sums them
  * in the pair's record; agg_bound then picks, for a subject over the group
  * cap, max_groups of its pairs uniformly at random (a partial Fisher-Yates
- * shuffle of their positions in the pair table) and adds each kept pair
+ * shuffle of their positions in the order met) and adds each kept pair
  * within the row cap to its group. A second pass runs only for the kept
  * pairs over the row cap (or for every kept pair when the first pass could
  * not sum): it keeps a uniform random max_rows of a pair's rows
@@ -26,9 +26,10 @@
  * merges them.
  *
  * Working memory: the groups (bounded by group_limit), their measures, and
- * for a personal dataset one record per (subject, group) pair, held in its
- * hash slot (a large table gets its own mapping, with huge pages where the
- * kernel allows). Pure: chunk, query and dp only.
+ * for a personal dataset one record per (subject, group) pair, in the order
+ * met, behind a hash index of 8-byte slots (large arrays get mappings of
+ * their own, with huge pages where the kernel allows, kept for the next
+ * query up to max_bytes in all). Pure: chunk, query and dp only.
  */
 #ifndef FIDUCIA_AGGREGATE_H
 #define FIDUCIA_AGGREGATE_H
