@@ -3,6 +3,7 @@
  */
 #include "queries.h"
 
+#include <event2/event.h>
 #include <math.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -825,6 +826,62 @@ static void scan_worked(void *arg)
 	scan_window(q);
 }
 
+/* A chunk of the window did not open: either it changed since it was listed (an
+ * erasure re-sealed it with fewer rows, a withdrawal deleted it), which is no fault,
+ * or the stored data is damaged. */
+static void integrity_checked(PGresult *res, void *arg)
+{
+	qctx *q = arg;
+	if (pg_ok(res, PGRES_TUPLES_OK) && PQntuples(res) == 1 &&
+	    strcmp(PQgetvalue(res, 0, 0), "0") != 0) {
+		log_info("query %s: dataset %s changed while it was read; nothing released",
+		         q->r->id, q->dataset);
+		http_reply_error(q->r, 409, "aborted",
+		                 "dataset %s changed while the query read it (an erasure or a "
+		                 "withdrawal); nothing was released or spent: ask again",
+		                 q->dataset);
+		return;
+	}
+	log_error("query %s: a chunk of dataset %s fails its integrity check (altered, "
+	          "misplaced or missing)",
+	          q->r->id, q->dataset);
+	http_reply_error(q->r, 500, "integrity",
+	                 "stored data of %s fails its integrity check; nothing was "
+	                 "released (run POST /v1/datasets/%s/verify)",
+	                 q->dataset, q->dataset);
+}
+
+static void check_integrity(qctx *q)
+{
+	size_t n = q->w1 - q->w0;
+	char *ids = malloc(n * (2 * CHUNK_ID_BYTES + 1) + 3), *rows = malloc(n * 12 + 3),
+	     *kvs = malloc(n * 12 + 3);
+	if (!ids || !rows || !kvs)
+		abort();
+	char *a = ids, *b = rows, *c = kvs;
+	*a++ = *b++ = *c++ = '{';
+	for (size_t i = q->w0; i < q->w1; i++) {
+		if (i > q->w0)
+			*a++ = *b++ = *c++ = ',';
+		sodium_bin2hex(a, 2 * CHUNK_ID_BYTES + 1, q->chunks[i].id, CHUNK_ID_BYTES);
+		a += 2 * CHUNK_ID_BYTES;
+		b += sprintf(b, "%u", q->chunks[i].rows);
+		c += sprintf(c, "%d", q->chunks[i].key_version);
+	}
+	strcpy(a, "}");
+	strcpy(b, "}");
+	strcpy(c, "}");
+	const char *p[3] = {ids, rows, kvs};
+	db_query(q->r->app->db,
+	         "SELECT count(*) FROM unnest($1::text[], $2::bigint[], $3::int[]) l(id, rows, kv) "
+	         "LEFT JOIN chunks c ON c.id = decode(l.id, 'hex') WHERE c.id IS NULL OR c.rows "
+	         "<> l.rows OR c.key_version <> l.kv",
+	         3, p, integrity_checked, q);
+	free(ids);
+	free(rows);
+	free(kvs);
+}
+
 static void prepared(void *arg)
 {
 	struct qjob *j = arg;
@@ -832,13 +889,7 @@ static void prepared(void *arg)
 	if (--q->jobs_left > 0)
 		return;
 	if (q->failed_integrity) {
-		log_error("query %s: a chunk of dataset %s fails its integrity check (altered, "
-		          "misplaced or missing)",
-		          q->r->id, q->dataset);
-		http_reply_error(q->r, 500, "integrity",
-		                 "stored data of %s fails its integrity check; nothing was "
-		                 "released (run POST /v1/datasets/%s/verify)",
-		                 q->dataset, q->dataset);
+		check_integrity(q);
 		return;
 	}
 	q->jobs_left = q->parts;
@@ -910,6 +961,28 @@ static void fetch_conn(db_conn *c, void *arg)
 	free(ids);
 }
 
+#ifdef FIDUCIA_TEST_HOOKS
+/* Test builds only: FIDUCIA_TEST_QUERY_FETCH_DELAY_MS holds the first window's
+ * fetch back, so that a test can change the dataset between listing and reading. */
+static void delayed_fetch(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	qctx *q = arg;
+	db_acquire(q->r->app->db, fetch_conn, q);
+}
+
+static bool test_delay_fetch(qctx *q)
+{
+	const char *v = getenv("FIDUCIA_TEST_QUERY_FETCH_DELAY_MS");
+	long ms = v ? strtol(v, NULL, 10) : 0;
+	if (q->w0 != 0 || ms <= 0 || ms > 60000)
+		return false;
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	return event_base_once(q->r->app->base, -1, EV_TIMEOUT, delayed_fetch, q, &tv) == 0;
+}
+#endif
+
 static void scan_window(qctx *q)
 {
 	if (q->w0 >= q->nchunks) {
@@ -930,6 +1003,10 @@ static void scan_window(qctx *q)
 		prepare(q);
 		return;
 	}
+#ifdef FIDUCIA_TEST_HOOKS
+	if (test_delay_fetch(q))
+		return;
+#endif
 	db_acquire(q->r->app->db, fetch_conn, q);
 }
 
