@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "clirun.h"
 #include "fakeserver.h"
 
 #define TEST_TOKEN "aaa.bbb.ccc"
@@ -185,14 +186,6 @@ static void handle(struct evhttp_request *req, void *arg)
 		fclose(log);
 }
 
-static void slurp(FILE *f, char *buf, size_t cap)
-{
-	rewind(f);
-	size_t n = fread(buf, 1, cap - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-}
-
 /* Runs `fiducia consent` with args (NULL-terminated), stdout and stderr in
  * out_buf and err_buf; returns its exit status. */
 static int run(int global_json, ...)
@@ -208,23 +201,8 @@ static int run(int global_json, ...)
 
 	setenv("FIDUCIA_TOKEN", TEST_TOKEN, 1);
 	struct cli_ctx ctx = {.url = url, .json = global_json != 0, .cmd = &cmd_consent_entry};
-	FILE *o = tmpfile(), *e = tmpfile();
-	fflush(stdout);
-	fflush(stderr);
-	int so = dup(1), se = dup(2);
-	dup2(fileno(o), 1);
-	dup2(fileno(e), 2);
-	int rc = cmd_consent_entry.run(&ctx, argc, argv);
-	cli_ctx_release(&ctx);
-	fflush(stdout);
-	fflush(stderr);
-	dup2(so, 1);
-	dup2(se, 2);
-	close(so);
-	close(se);
-	slurp(o, out_buf, sizeof out_buf);
-	slurp(e, err_buf, sizeof err_buf);
-	return rc;
+	return clirun(&ctx, &cmd_consent_entry, argc, argv, NULL, out_buf, sizeof out_buf, err_buf,
+	              sizeof err_buf);
 }
 
 /* What the server received since the last call, and the log emptied. */

@@ -20,19 +20,12 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "clirun.h"
 
 #define ROWS 40000
 
 static char out_buf[8192], err_buf[8192];
 static char base[64];
-
-static void slurp(FILE *f, char *buf, size_t cap)
-{
-	rewind(f);
-	size_t n = fread(buf, 1, cap - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-}
 
 /* Runs `fiducia demo` with args (NULL-terminated), its stdout and stderr in
  * out_buf and err_buf; returns its exit status. */
@@ -47,23 +40,8 @@ static int run(const char *first, ...)
 	va_end(ap);
 	argv[argc] = NULL;
 	struct cli_ctx ctx = {.url = "http://127.0.0.1:1", .cmd = &cmd_demo_entry};
-	FILE *o = tmpfile(), *e = tmpfile();
-	fflush(stdout);
-	fflush(stderr);
-	int so = dup(1), se = dup(2);
-	dup2(fileno(o), 1);
-	dup2(fileno(e), 2);
-	int rc = cmd_demo_entry.run(&ctx, argc, argv);
-	cli_ctx_release(&ctx);
-	fflush(stdout);
-	fflush(stderr);
-	dup2(so, 1);
-	dup2(se, 2);
-	close(so);
-	close(se);
-	slurp(o, out_buf, sizeof out_buf);
-	slurp(e, err_buf, sizeof err_buf);
-	return rc;
+	return clirun(&ctx, &cmd_demo_entry, argc, argv, NULL, out_buf, sizeof out_buf, err_buf,
+	              sizeof err_buf);
 }
 
 /* The whole file, NUL-terminated (caller frees); NULL when unreadable. */

@@ -22,6 +22,7 @@
 #include <netinet/in.h>
 
 #include "testutil.h"
+#include "clirun.h"
 #include "fakeserver.h"
 
 #define ORIGIN     "fiducia.test/ledger"
@@ -280,14 +281,6 @@ static void server_stop(void)
 static char out_buf[65536], err_buf[65536];
 static bool run_json; /* the global --json flag */
 
-static void slurp(FILE *f, char *buf, size_t cap)
-{
-	rewind(f);
-	size_t n = fread(buf, 1, cap - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-}
-
 /*
  * Runs `fiducia ledger ARGS...` (NULL-terminated) against the fake server,
  * with stdout and stderr in out_buf and err_buf; returns the exit status.
@@ -304,23 +297,8 @@ static int run(const char *first, ...)
 	argv[argc] = NULL;
 
 	struct cli_ctx ctx = {.url = url, .json = run_json, .cmd = &cmd_ledger_entry};
-	FILE *o = tmpfile(), *e = tmpfile();
-	fflush(stdout);
-	fflush(stderr);
-	int so = dup(1), se = dup(2);
-	dup2(fileno(o), 1);
-	dup2(fileno(e), 2);
-	int rc = cmd_ledger_entry.run(&ctx, argc, argv);
-	cli_ctx_release(&ctx);
-	fflush(stdout);
-	fflush(stderr);
-	dup2(so, 1);
-	dup2(se, 2);
-	close(so);
-	close(se);
-	slurp(o, out_buf, sizeof out_buf);
-	slurp(e, err_buf, sizeof err_buf);
-	return rc;
+	return clirun(&ctx, &cmd_ledger_entry, argc, argv, NULL, out_buf, sizeof out_buf, err_buf,
+	              sizeof err_buf);
 }
 
 /* Expects exit status want; on a mismatch shows what the command printed. */

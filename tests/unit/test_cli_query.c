@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "clirun.h"
 #include "fakeserver.h"
 
 #define TEST_TOKEN "aaa.bbb.ccc"
@@ -368,14 +369,6 @@ static void handle(struct evhttp_request *req, void *arg)
 	}
 }
 
-static void slurp(FILE *f, char *buf, size_t cap)
-{
-	rewind(f);
-	size_t n = fread(buf, 1, cap - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-}
-
 /*
  * Runs the command of entry with args (NULL-terminated), stdout and stderr
  * in out_buf and err_buf, stdin from in_file when not NULL; returns its exit
@@ -394,35 +387,8 @@ static int run(const struct cli_cmd *entry, bool global_json, const char *in_fil
 
 	setenv("FIDUCIA_TOKEN", TEST_TOKEN, 1);
 	struct cli_ctx ctx = {.url = url, .json = global_json, .cmd = entry};
-	FILE *o = tmpfile(), *e = tmpfile();
-	fflush(stdout);
-	fflush(stderr);
-	int so = dup(1), se = dup(2), si = -1;
-	dup2(fileno(o), 1);
-	dup2(fileno(e), 2);
-	if (in_file) {
-		int fd = open(in_file, O_RDONLY);
-		si = dup(0);
-		dup2(fd, 0);
-		close(fd);
-		clearerr(stdin);
-	}
-	int rc = entry->run(&ctx, argc, argv);
-	cli_ctx_release(&ctx);
-	fflush(stdout);
-	fflush(stderr);
-	dup2(so, 1);
-	dup2(se, 2);
-	close(so);
-	close(se);
-	if (si >= 0) {
-		dup2(si, 0);
-		close(si);
-		clearerr(stdin);
-	}
-	slurp(o, out_buf, sizeof out_buf);
-	slurp(e, err_buf, sizeof err_buf);
-	return rc;
+	return clirun(&ctx, entry, argc, argv, in_file, out_buf, sizeof out_buf, err_buf,
+	              sizeof err_buf);
 }
 
 static char query_file[64], denied_file[64], busy_file[64], bad_file[64];
