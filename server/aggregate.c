@@ -2,6 +2,7 @@
  * aggregate: the query engine's scan; see aggregate.h.
  */
 #include "aggregate.h"
+#include "batch.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -177,7 +178,7 @@ static inline int64_t floor_div(int64_t a, int64_t b)
 	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-/* Howard Hinnant's civil calendar algorithms (proleptic Gregorian). */
+/* Howard Hinnant's civil_from_days (proleptic Gregorian); the inverse is batch_days_from_civil. */
 static void cal_civil(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 {
 	z += 719468;
@@ -190,16 +191,6 @@ static void cal_civil(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 	*d = doy - (153 * mp + 2) / 5 + 1;
 	*m = mp < 10 ? mp + 3 : mp - 9;
 	*y = yy + (*m <= 2);
-}
-
-static int64_t cal_days(int64_t y, unsigned m, unsigned d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	unsigned yoe = (unsigned)(y - era * 400);
-	unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
 }
 
 /* A timestamp's bucket number, and a bucket number's first instant. */
@@ -251,7 +242,8 @@ static int64_t bucket_start(query_bucket b, int64_t id)
 	case FIDUCIA__V1__QUERY__GROUP__BUCKET__WEEK:
 		return id * 7 * US_DAY + 4 * US_DAY;
 	default:
-		return cal_days(floor_div(id, 12), (unsigned)(id - floor_div(id, 12) * 12) + 1, 1) *
+		return batch_days_from_civil(floor_div(id, 12),
+		                             (int)(id - floor_div(id, 12) * 12) + 1, 1) *
 		       US_DAY;
 	}
 }

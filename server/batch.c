@@ -172,8 +172,7 @@ static int digits(const char *p, int n)
 	return v;
 }
 
-/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
-static int64_t days_from_civil(int64_t y, int m, int d)
+int64_t batch_days_from_civil(int64_t y, int m, int d)
 {
 	y -= m <= 2;
 	int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -225,7 +224,8 @@ bool batch_parse_timestamp(const char *p, size_t n, int64_t *micros)
 		}
 		if (i != n)
 			return false;
-		int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - off;
+		int64_t secs =
+		        batch_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - off;
 		*micros = secs * 1000000 + frac;
 		return true;
 	}

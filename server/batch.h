@@ -85,6 +85,8 @@ bool batch_parse_bool(const char *p, size_t n, int64_t *out);
 /* RFC 3339 ("2026-01-01T08:00:00Z", "...+02:00", fractions to microseconds)
  * or epoch milliseconds (digits, optionally negative). */
 bool batch_parse_timestamp(const char *p, size_t n, int64_t *micros);
+/* Days from 1970-01-01 to y-m-d (m 1-12) in the proleptic Gregorian calendar. */
+int64_t batch_days_from_civil(int64_t y, int m, int d);
 /* n bytes of well-formed UTF-8 (no overlong forms, surrogates or code
  * points beyond U+10FFFF). */
 bool batch_utf8_valid(const unsigned char *s, size_t n);
