@@ -718,8 +718,8 @@ static void gencb(struct evhttp_request *ev, void *arg)
 		return;
 	}
 	const char *text = s->routes[r->route].def->text;
-	if (text && accepts_text(r, text))
-		neg_ok = true; /* a text route (metrics, checkpoints, CSV) asked for in text */
+	if (!neg_ok && text && accepts_text(r, text))
+		neg_ok = r->want_text = true; /* a text route asked for in text alone */
 	if (!neg_ok) {
 		http_reply_error(r, 406, "not_acceptable",
 		                 "Accept must allow application/json or application/x-protobuf");

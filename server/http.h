@@ -54,6 +54,7 @@ struct http_req {
 	bool query_parsed;
 	auth_claims claims; /* valid when the route needs a role */
 	bool want_protobuf;
+	bool want_text; /* Accept allows the route's text type and neither JSON nor protobuf */
 	struct timespec start;
 	int status;
 	struct http_cleanup *cleanups;

@@ -338,10 +338,7 @@ static void activity(http_req *r)
 		return;
 	}
 	/* CSV when asked for by format=csv, or by an Accept that allows CSV and not JSON. */
-	const char *acc = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Accept");
-	rp->csv =
-	        fmt ? strcmp(fmt, "csv") == 0
-	            : acc && strstr(acc, "text/csv") && !strstr(acc, "json") && !strstr(acc, "*/*");
+	rp->csv = fmt ? strcmp(fmt, "csv") == 0 : r->want_text;
 	const char *ds = http_query(r, "dataset");
 	char f[24], t[24];
 	snprintf(f, sizeof f, "%lld", (long long)rp->from);
