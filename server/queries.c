@@ -829,11 +829,59 @@ static void scan_worked(void *arg)
 /* A chunk of the window did not open: either it changed since it was listed (an
  * erasure re-sealed it with fewer rows, a withdrawal deleted it), which is no fault,
  * or the stored data is damaged. */
+/* The window's chunk ids as a text[] literal of hex strings: all of them, or
+ * only those with a needed column not in the cache. malloc'd. */
+static char *window_ids(const qctx *q, bool missing_only)
+{
+	char *ids = malloc((q->w1 - q->w0) * (2 * CHUNK_ID_BYTES + 1) + 3);
+	if (!ids)
+		abort();
+	char *w = ids;
+	*w++ = '{';
+	for (size_t i = q->w0; i < q->w1; i++) {
+		bool miss = !missing_only;
+		for (int k = 0; k < q->ncols && !miss; k++)
+			miss = !q->ent[i - q->w0][q->cols[k]];
+		if (!miss)
+			continue;
+		if (w[-1] != '{')
+			*w++ = ',';
+		sodium_bin2hex(w, 2 * CHUNK_ID_BYTES + 1, q->chunks[i].id, CHUNK_ID_BYTES);
+		w += 2 * CHUNK_ID_BYTES;
+	}
+	*w++ = '}';
+	*w = '\0';
+	return ids;
+}
+
+/* Is every chunk of the window still as the query listed it? (res: the rows
+ * of chunks that are left, id, rows and key version) */
+static bool window_unchanged(const qctx *q, PGresult *res)
+{
+	if ((size_t)PQntuples(res) != q->w1 - q->w0)
+		return false;
+	for (int r = 0; r < PQntuples(res); r++) {
+		uint8_t id[CHUNK_ID_BYTES];
+		size_t n = 0;
+		if (!pg_bytea(PQgetvalue(res, r, 0), id, sizeof id, &n) || n != sizeof id)
+			return false;
+		size_t i = q->w0;
+		while (i < q->w1 && memcmp(q->chunks[i].id, id, sizeof id) != 0)
+			i++;
+		if (i == q->w1 || q->chunks[i].rows != strtoul(PQgetvalue(res, r, 1), NULL, 10) ||
+		    q->chunks[i].key_version != atoi(PQgetvalue(res, r, 2)))
+			return false;
+	}
+	return true;
+}
+
+/* A chunk of the window did not open: either it changed since it was listed (an
+ * erasure re-sealed it with fewer rows, a withdrawal deleted it), which is no fault,
+ * or the stored data is damaged. */
 static void integrity_checked(PGresult *res, void *arg)
 {
 	qctx *q = arg;
-	if (pg_ok(res, PGRES_TUPLES_OK) && PQntuples(res) == 1 &&
-	    strcmp(PQgetvalue(res, 0, 0), "0") != 0) {
+	if (pg_ok(res, PGRES_TUPLES_OK) && !window_unchanged(q, res)) {
 		log_info("query %s: dataset %s changed while it was read; nothing released",
 		         q->r->id, q->dataset);
 		http_reply_error(q->r, 409, "aborted",
@@ -853,33 +901,13 @@ static void integrity_checked(PGresult *res, void *arg)
 
 static void check_integrity(qctx *q)
 {
-	size_t n = q->w1 - q->w0;
-	char *ids = malloc(n * (2 * CHUNK_ID_BYTES + 1) + 3), *rows = malloc(n * 12 + 3),
-	     *kvs = malloc(n * 12 + 3);
-	if (!ids || !rows || !kvs)
-		abort();
-	char *a = ids, *b = rows, *c = kvs;
-	*a++ = *b++ = *c++ = '{';
-	for (size_t i = q->w0; i < q->w1; i++) {
-		if (i > q->w0)
-			*a++ = *b++ = *c++ = ',';
-		sodium_bin2hex(a, 2 * CHUNK_ID_BYTES + 1, q->chunks[i].id, CHUNK_ID_BYTES);
-		a += 2 * CHUNK_ID_BYTES;
-		b += sprintf(b, "%u", q->chunks[i].rows);
-		c += sprintf(c, "%d", q->chunks[i].key_version);
-	}
-	strcpy(a, "}");
-	strcpy(b, "}");
-	strcpy(c, "}");
-	const char *p[3] = {ids, rows, kvs};
+	char *ids = window_ids(q, false);
+	const char *p[1] = {ids};
 	db_query(q->r->app->db,
-	         "SELECT count(*) FROM unnest($1::text[], $2::bigint[], $3::int[]) l(id, rows, kv) "
-	         "LEFT JOIN chunks c ON c.id = decode(l.id, 'hex') WHERE c.id IS NULL OR c.rows "
-	         "<> l.rows OR c.key_version <> l.kv",
-	         3, p, integrity_checked, q);
+	         "SELECT id, rows, key_version FROM chunks WHERE id IN (SELECT decode(x, 'hex') "
+	         "FROM unnest($1::text[]) x)",
+	         1, p, integrity_checked, q);
 	free(ids);
-	free(rows);
-	free(kvs);
 }
 
 static void prepared(void *arg)
@@ -928,24 +956,7 @@ static void fetch_conn(db_conn *c, void *arg)
 	}
 	q->conn = c;
 	/* the chunks with a column missing, and the columns needed */
-	char *ids = malloc((q->w1 - q->w0) * (2 * CHUNK_ID_BYTES + 1) + 3);
-	if (!ids)
-		abort();
-	char *w = ids;
-	*w++ = '{';
-	for (size_t i = q->w0; i < q->w1; i++) {
-		bool miss = false;
-		for (int k = 0; k < q->ncols; k++)
-			miss |= !q->ent[i - q->w0][q->cols[k]];
-		if (!miss)
-			continue;
-		if (w[-1] != '{')
-			*w++ = ',';
-		sodium_bin2hex(w, 2 * CHUNK_ID_BYTES + 1, q->chunks[i].id, CHUNK_ID_BYTES);
-		w += 2 * CHUNK_ID_BYTES;
-	}
-	*w++ = '}';
-	*w = '\0';
+	char *ids = window_ids(q, true);
 	char cols[SCHEMA_MAX_COLUMNS * 4 + 3], *cw = cols;
 	*cw++ = '{';
 	for (int k = 0; k < q->ncols; k++)
