@@ -770,12 +770,8 @@ static void withdraw_step(txn *t, PGresult *res)
 		 * is harmless should the transaction fail: the cache refills). */
 		for (int i = 0; i < PQntuples(res); i++) {
 			uint8_t cid[CHUNK_ID_BYTES];
-			const char *hex = PQgetvalue(res, i, 0);
 			size_t n = 0;
-			if (strncmp(hex, "\\x", 2) == 0 &&
-			    sodium_hex2bin(cid, sizeof cid, hex + 2, strlen(hex + 2), NULL, &n,
-			                   NULL) == 0 &&
-			    n == CHUNK_ID_BYTES)
+			if (pg_bytea(PQgetvalue(res, i, 0), cid, sizeof cid, &n) && n == sizeof cid)
 				colcache_forget(t->r->app->columns, cid);
 		}
 		txn_sql(t, "SELECT " DS_COLUMNS " FROM datasets d WHERE d.id = $1", 1, p);
