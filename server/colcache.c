@@ -135,19 +135,26 @@ static void lru_front(colcache *c, colcache_entry *e)
 		c->tail = e;
 }
 
-/* Drop e from the map and the LRU (mu held); freed now if unpinned. */
-static void unlink_entry(colcache *c, colcache_entry *e)
+/* Drop *p from the map and the LRU, counting it in *counter (mu held); freed
+ * now if unpinned, else by the query holding it when it releases it. */
+static void detach(colcache *c, colcache_entry **p, uint64_t *counter)
 {
-	colcache_entry **p = find(c, e->id, e->col, e->rows, e->key_version);
-	if (*p == e)
-		*p = e->hnext;
+	colcache_entry *e = *p;
+	*p = e->hnext;
 	lru_unlink(c, e);
 	e->linked = false;
 	c->bytes -= e->bytes;
 	c->entries--;
-	c->st.evictions++;
+	(*counter)++;
 	if (e->refs == 0)
 		entry_wipe_free(e);
+}
+
+static void unlink_entry(colcache *c, colcache_entry *e)
+{
+	colcache_entry **p = find(c, e->id, e->col, e->rows, e->key_version);
+	if (*p == e)
+		detach(c, p, &c->st.evictions);
 }
 
 /* Drop the entries of chunk id and column col other than (rows, kv), or all of
@@ -163,14 +170,7 @@ static void drop_chunk_col(colcache *c, const uint8_t *id, int col, bool all, ui
 			p = &e->hnext;
 			continue;
 		}
-		*p = e->hnext;
-		lru_unlink(c, e);
-		e->linked = false;
-		c->bytes -= e->bytes;
-		c->entries--;
-		c->st.purged++;
-		if (e->refs == 0)
-			entry_wipe_free(e); /* else the query holding it frees it on release */
+		detach(c, p, &c->st.purged);
 	}
 }
 
