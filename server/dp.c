@@ -11,16 +11,25 @@
 #define DP_MAX ((uint64_t)1 << 48) /* s, t bound: d * K below 2^64 */
 #define K_MAX  65536               /* P(K reaching it) = 1/65536!: never */
 
-/* A uniform integer in [0, n) from 64 random bits, by rejection. */
+/* A uniform integer in [0, n) from 64 random bits x, exactly: the high word
+ * of x * n, rejecting the x whose low word falls under 2^64 mod n (Lemire,
+ * "Fast random integer generation in an interval", 2019): a division only
+ * when the low word is under n, which is rare for small n. */
 static uint64_t from_bits(dp_rng *r, uint64_t n, void (*bits)(dp_rng *, uint64_t *))
 {
 	if (n <= 1)
 		return 0;
-	uint64_t limit = UINT64_MAX - UINT64_MAX % n, x;
-	do
-		bits(r, &x);
-	while (x >= limit);
-	return x % n;
+	uint64_t x;
+	bits(r, &x);
+	unsigned __int128 m = (unsigned __int128)x * n;
+	if ((uint64_t)m < n) {
+		uint64_t t = -n % n; /* 2^64 mod n */
+		while ((uint64_t)m < t) {
+			bits(r, &x);
+			m = (unsigned __int128)x * n;
+		}
+	}
+	return (uint64_t)(m >> 64);
 }
 
 static void sodium_bits(dp_rng *r, uint64_t *x)
@@ -47,9 +56,37 @@ static void seeded_bits(dp_rng *r, uint64_t *x)
 	r->used += sizeof *x;
 }
 
-static uint64_t seeded_uniform(dp_rng *r, uint64_t n)
+static uint32_t seeded_bits32(dp_rng *r)
 {
-	return from_bits(r, n, seeded_bits);
+	if (r->used + 4 > sizeof r->buf) {
+		uint8_t nonce[crypto_stream_chacha20_NONCEBYTES] = {0};
+		memcpy(nonce, &r->counter, sizeof r->counter);
+		r->counter++;
+		crypto_stream_chacha20(r->buf, sizeof r->buf, nonce, r->key);
+		r->used = 0;
+	}
+	uint32_t x;
+	memcpy(&x, r->buf + r->used, sizeof x);
+	r->used += sizeof x;
+	return x;
+}
+
+/* Below 2^32 (every contribution-cap draw), Lemire's method on 32 random
+ * bits: half the keystream. */
+uint64_t dp_stream_uniform(dp_rng *r, uint64_t n)
+{
+	if (n <= 1)
+		return 0;
+	if (n > UINT32_MAX)
+		return from_bits(r, n, seeded_bits);
+	uint32_t n32 = (uint32_t)n;
+	uint64_t m = (uint64_t)seeded_bits32(r) * n32;
+	if ((uint32_t)m < n32) {
+		uint32_t t = -n32 % n32; /* 2^32 mod n */
+		while ((uint32_t)m < t)
+			m = (uint64_t)seeded_bits32(r) * n32;
+	}
+	return m >> 32;
 }
 
 void dp_rng_sodium(dp_rng *r)
@@ -61,7 +98,7 @@ void dp_rng_sodium(dp_rng *r)
 void dp_rng_seeded(dp_rng *r, uint64_t seed)
 {
 	memset(r, 0, sizeof *r);
-	r->uniform = seeded_uniform;
+	r->uniform = dp_stream_uniform;
 	crypto_generichash(r->key, sizeof r->key, (const uint8_t *)&seed, sizeof seed, NULL, 0);
 	r->used = sizeof r->buf; /* refill at the first draw */
 }
@@ -69,7 +106,7 @@ void dp_rng_seeded(dp_rng *r, uint64_t seed)
 void dp_rng_stream(dp_rng *r)
 {
 	memset(r, 0, sizeof *r);
-	r->uniform = seeded_uniform;
+	r->uniform = dp_stream_uniform;
 	randombytes_buf(r->key, sizeof r->key);
 	r->used = sizeof r->buf; /* refill at the first draw */
 }

@@ -29,7 +29,7 @@ typedef struct dp_rng {
 	/* dp_rng_seeded's state */
 	uint8_t key[32];
 	uint64_t counter;
-	uint8_t buf[64];
+	uint8_t buf[512]; /* eight ChaCha20 blocks a call: libsodium's SIMD path */
 	unsigned used;
 } dp_rng;
 
@@ -43,6 +43,28 @@ void dp_rng_stream(dp_rng *r);
 void dp_rng_seeded(dp_rng *r, uint64_t seed);
 /* Tests: no noise (samples are 0). */
 void dp_rng_zero(dp_rng *r);
+
+/* The keystream's draw (dp_rng_stream, dp_rng_seeded), for dp_uniform32. */
+uint64_t dp_stream_uniform(dp_rng *r, uint64_t n);
+
+/* r->uniform(r, n) for 1 <= n < 2^32, the same draw, with a keystream's
+ * common case inline (32 buffered bits by Lemire's method; anything else,
+ * a rejection included, goes to r->uniform, which draws afresh): for the
+ * millions of draws of contribution sampling. */
+static inline uint32_t dp_uniform32(dp_rng *r, uint32_t n)
+{
+	if (n <= 1)
+		return 0;
+	if (r->uniform != dp_stream_uniform || r->used + 4 > sizeof r->buf)
+		return (uint32_t)r->uniform(r, n);
+	uint32_t x;
+	__builtin_memcpy(&x, r->buf + r->used, sizeof x);
+	uint64_t m = (uint64_t)x * n;
+	if ((uint32_t)m < n && (uint32_t)m < -n % n)
+		return (uint32_t)r->uniform(r, n); /* x rejected: r->used not advanced, redrawn */
+	r->used += 4;
+	return (uint32_t)(m >> 32);
+}
 
 /* A discrete Laplace sample with scale b = s / t, where s and t come from
  * dp_scale (1 <= s, t < 2^48, so that no intermediate overflows; anything
