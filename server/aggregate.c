@@ -12,6 +12,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#if defined(__x86_64__) && defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define DENSE_MAX    (1u << 20) /* per-chunk combined key codes kept in an array */
 #define FIXED_DP_MAX ((double)((uint64_t)1 << 28)) /* dp_scale: sensitivity < 2^48 / 10^6 */
@@ -69,6 +72,14 @@ struct pair {
 	uint32_t want; /* second pass: rows still to keep */
 };
 
+/* The scan by subject: one of the current subject's pairs. */
+struct lpair {
+	uint32_t g;    /* group */
+	uint32_t n;    /* rows */
+	uint32_t left; /* rows still to see, while sampling */
+	uint32_t want; /* rows still to keep */
+};
+
 typedef struct part {
 	/* groups: keys are int64 tuples (strings as strtab ids) */
 	size_t ng, gcap;
@@ -108,9 +119,23 @@ typedef struct part {
 	int32_t *bin[QUERY_MAX_MEASURES];
 	size_t kvcap[QUERY_MAX_GROUPS];
 	int64_t *kv[QUERY_MAX_GROUPS];
+	/* what the dense array was filled for: each column's codes (kv), and
+	 * the STRING dictionary they came from. An input with the same codes
+	 * (the slices of a projection, mostly) keeps it, and the groups found. */
+	size_t dcard[QUERY_MAX_GROUPS];
+	int64_t *dkv[QUERY_MAX_GROUPS];
+	const batch_str *ddict[QUERY_MAX_GROUPS];
+	bool dvalid;
 	int32_t *dense;
 	size_t dcap;
-	uint64_t scanned, matched, dropped, capped;
+	/* the scan by subject: one subject's pairs at a time; a group's slot in
+	 * lp while lstamp[group] is the subject's sid */
+	struct lpair *lp;
+	uint32_t *lstamp, *lslot;
+	double *lsum;      /* per local pair, a->nsum sums for the dominance rule */
+	size_t lcap, ccap; /* lp, lstamp and lslot's room; contrib's */
+	uint32_t sid;
+	uint64_t scanned, matched, dropped, capped, spairs_met;
 	bool failed, too_large;
 	size_t bytes, bytes_peak; /* of the group and pair tables and the caps' scratch */
 } part;
@@ -160,6 +185,17 @@ static void agg_err(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
+}
+
+/* llrint under the default rounding (to nearest, ties to even), inline where
+ * the instruction is at hand: glibc's is a call per value. |v| < 2^63. */
+static inline int64_t round_fixed(double v)
+{
+#if defined(__x86_64__) && defined(__SSE2__)
+	return _mm_cvtsd_si64(_mm_set_sd(v));
+#else
+	return (int64_t)llrint(v);
+#endif
 }
 
 static inline uint64_t mix64(uint64_t x)
@@ -457,12 +493,17 @@ static void part_free(const agg *a, part *t)
 	for (size_t i = 0; i < QUERY_MAX_GROUPS; i++) {
 		free(t->cc[i]);
 		free(t->kv[i]);
+		free(t->dkv[i]);
 	}
 	for (size_t i = 0; i < QUERY_MAX_MEASURES; i++) {
 		free(t->fx[i]);
 		free(t->bin[i]);
 	}
 	free(t->dense);
+	free(t->lp);
+	free(t->lstamp);
+	free(t->lslot);
+	free(t->lsum);
 }
 
 void agg_free(agg *a)
@@ -960,7 +1001,7 @@ static size_t select_rows(agg *a, part *t, int part_no, const agg_input *in)
 		bool m = !keep || keep[r];
 		if (idx) {
 			uint32_t no = in->subj_nos[idx[r]];
-			m &= no != 0 && part_mod(a, no) == (uint32_t)part_no;
+			m &= no != 0 && (a->o.by_subject || part_mod(a, no) == (uint32_t)part_no);
 		}
 		if (timed)
 			m &= ts[r] >= from && ts[r] < to;
@@ -1026,10 +1067,14 @@ static size_t column_codes(agg *a, part *t, size_t i, const agg_input *in, size_
 	if (gd->type == SCHEMA_STRING) {
 		nc = c->ndict;
 		KV_RESERVE(nc);
-		for (uint32_t k = 0; k < c->ndict; k++)
-			t->kv[i][k] = str_id(&t->strs, c->dict[k].p, c->dict[k].len);
+		/* a projection's slices share one dictionary (pinned for the whole
+		 * query): its codes are the ones the dense array was filled for */
+		if (!(a->o.by_subject && t->dvalid && t->ddict[i] == c->dict && t->dcard[i] == nc))
+			for (uint32_t k = 0; k < c->ndict; k++)
+				t->kv[i][k] = str_id(&t->strs, c->dict[k].p, c->dict[k].len);
+		const uint32_t *ci = c->idx;
 		for (size_t j = 0; j < n; j++)
-			cc[j] = c->idx[sel[j]];
+			cc[j] = ci[sel[j]];
 		return nc;
 	}
 	if (gd->type == SCHEMA_BOOL) {
@@ -1043,8 +1088,9 @@ static size_t column_codes(agg *a, part *t, size_t i, const agg_input *in, size_
 	if (gd->bucket != FIDUCIA__V1__QUERY__GROUP__BUCKET__BUCKET_UNSPECIFIED) {
 		/* bucket numbers once, into rkey (not in use until the pairs' keys) */
 		int64_t *id = (int64_t *)t->rkey;
+		const int64_t *ci = c->i;
 		for (size_t j = 0; j < n; j++)
-			id[j] = c->i[sel[j]];
+			id[j] = ci[sel[j]];
 		bucket_ids(gd->bucket, id, (uint32_t)n, id);
 		int64_t lo = INT64_MAX, hi = INT64_MIN;
 		for (size_t j = 0; j < n; j++) {
@@ -1108,7 +1154,12 @@ static bool group_ids(agg *a, part *t, const agg_input *in, size_t n)
 			prod *= card[i];
 	}
 	uint32_t *code = t->code;
-	if (dense) {
+	if (dense && nk == 2) { /* the common shape, in one pass */
+		const uint32_t *c0 = t->cc[0], *c1 = t->cc[1];
+		uint32_t k0 = (uint32_t)card[0];
+		for (size_t j = 0; j < n; j++)
+			code[j] = c0[j] + c1[j] * k0;
+	} else if (dense) {
 		memset(code, 0, n * sizeof *code);
 		size_t stride = 1;
 		for (size_t i = 0; i < nk; i++) {
@@ -1117,11 +1168,32 @@ static bool group_ids(agg *a, part *t, const agg_input *in, size_t n)
 				code[j] += cc[j] * (uint32_t)stride;
 			stride *= card[i];
 		}
-		if (prod > t->dcap) {
-			t->dcap = prod;
-			t->dense = ag_realloc(t->dense, prod * sizeof *t->dense);
+	}
+	if (dense) {
+		/* the same codes as the last input's: its array holds */
+		bool same = t->dvalid;
+		for (size_t i = 0; i < nk && same; i++)
+			same = t->dcard[i] == card[i] &&
+			       memcmp(t->dkv[i], t->kv[i], card[i] * sizeof *t->kv[i]) == 0;
+		if (!same) {
+			if (prod > t->dcap) {
+				t->dcap = prod;
+				t->dense = ag_realloc(t->dense, prod * sizeof *t->dense);
+			}
+			memset(t->dense, 0xff, prod * sizeof *t->dense);
+			for (size_t i = 0; i < nk; i++) {
+				t->dcard[i] = card[i];
+				t->ddict[i] = a->g[i].type == SCHEMA_STRING
+				                      ? in->cols[a->g[i].col]->dict
+				                      : NULL;
+				t->dkv[i] = ag_realloc(t->dkv[i],
+				                       (card[i] ? card[i] : 1) * sizeof *t->dkv[i]);
+				memcpy(t->dkv[i], t->kv[i], card[i] * sizeof *t->kv[i]);
+			}
+			t->dvalid = true;
 		}
-		memset(t->dense, 0xff, prod * sizeof *t->dense);
+	} else {
+		t->dvalid = false;
 	}
 	for (size_t j = 0; j < n; j++) {
 		int32_t g = dense ? t->dense[code[j]] : -1;
@@ -1185,15 +1257,17 @@ static void measure_values(agg *a, part *t, const agg_input *in, size_t n)
 		int64_t *fx = t->fx[i];
 		if (fl) {
 			double lo = m->lo, hi = m->hi, sc = m->scale;
+			const double *cf = c->f;
 			for (size_t j = 0; j < n; j++) {
-				double v = c->f[sel[j]];
+				double v = cf[sel[j]];
 				v = !(v >= lo) ? lo : v > hi ? hi : v;
-				fx[j] = (int64_t)llrint(v * sc);
+				fx[j] = round_fixed(v * sc);
 			}
 		} else {
 			int64_t lo = (int64_t)ceil(m->lo), hi = (int64_t)floor(m->hi);
+			const int64_t *ci = c->i;
 			for (size_t j = 0; j < n; j++) {
-				int64_t v = c->i[sel[j]];
+				int64_t v = ci[sel[j]];
 				fx[j] = v < lo ? lo : v > hi ? hi : v;
 			}
 		}
@@ -1336,7 +1410,7 @@ static bool scan_second(agg *a, part *t, const agg_input *in, size_t n)
 		if (!(p->key & PAIR_SAMPLE))
 			continue;
 		uint32_t left = p->n--;
-		if (p->want < left && t->rng.uniform(&t->rng, left) >= p->want) {
+		if (p->want < left && dp_uniform32(&t->rng, left) >= p->want) {
 			t->dropped++;
 			continue;
 		}
@@ -1387,6 +1461,217 @@ bool agg_scan(agg *a, int part_no, const agg_input *in)
 	return a->pass == 1 ? scan_first(a, t, in, n) : scan_second(a, t, in, n);
 }
 
+/* ---- the scan by subject ---------------------------------------------------- */
+
+/* Room for the current subject's pairs (one more than the groups: the pass
+ * that finds them writes a slot ahead) and for every group's contributors
+ * (groups only grow). */
+static void subject_room(agg *a, part *t)
+{
+	if (t->ng + 1 > t->lcap) {
+		size_t nc = t->gcap + 1;
+		t->lp = ag_realloc(t->lp, nc * sizeof *t->lp);
+		t->lstamp = ag_realloc(t->lstamp, nc * sizeof *t->lstamp);
+		t->lslot = ag_realloc(t->lslot, nc * sizeof *t->lslot);
+		memset(t->lstamp + t->lcap, 0, (nc - t->lcap) * sizeof *t->lstamp);
+		if (a->o.dominance)
+			t->lsum =
+			        ag_realloc(t->lsum, nc * (a->nsum ? a->nsum : 1) * sizeof *t->lsum);
+		t->lcap = nc;
+	}
+	if (t->ng > t->ccap) {
+		size_t nc = t->gcap;
+		t->contrib = ag_realloc(t->contrib, nc * sizeof *t->contrib);
+		memset(t->contrib + t->ccap, 0, (nc - t->ccap) * sizeof *t->contrib);
+		t->ccap = nc;
+	}
+}
+
+#define LP_DROPPED UINT32_MAX
+
+/* Selected rows idx[0..n-1] to their groups (no dominance, no pair). */
+static void rows_add(agg *a, part *t, const uint32_t *idx, size_t n)
+{
+	size_t nsum = a->nsum, nsm = a->nsm, nh = a->nh;
+	const int64_t *fx[QUERY_MAX_MEASURES];
+	size_t slot[QUERY_MAX_MEASURES];
+	for (size_t k = 0; k < nsm; k++) {
+		fx[k] = t->fx[a->sum_meas[k]];
+		slot[k] = (size_t)a->m[a->sum_meas[k]].slot;
+	}
+	const int32_t *gid = t->gid;
+	int64_t *rows = t->rows;
+	__int128 *sums = t->sums;
+	for (size_t i = 0; i < n; i++) {
+		size_t j = idx[i], g = (size_t)gid[j];
+		rows[g]++;
+		for (size_t k = 0; k < nsm; k++)
+			sums[g * nsum + slot[k]] += fx[k][j];
+	}
+	for (size_t k = 0; k < a->nhm; k++) {
+		const int32_t *bin = t->bin[a->hist_meas[k]];
+		size_t off = (size_t)a->m[a->hist_meas[k]].hist_off;
+		for (size_t i = 0; i < n; i++) {
+			size_t j = idx[i];
+			if (bin[j] >= 0)
+				t->hist[(size_t)gid[j] * nh + off + (size_t)bin[j]]++;
+		}
+	}
+}
+
+/* One subject's selected rows j0..j1-1: its pairs, the group cap (a partial
+ * Fisher-Yates shuffle of its pairs, in the order met), the row cap
+ * (sequential selection sampling of a kept pair's rows, row j of n kept with
+ * probability (wanted - kept) / (n - j)), then the kept rows to their groups.
+ * The loops over rows take no branch on the data where they can (a new pair
+ * or a dropped one is a coin toss to the branch predictor). */
+static void subject_add(agg *a, part *t, size_t j0, size_t j1)
+{
+	uint32_t sid = ++t->sid;
+	if (!sid) { /* wrapped: no stamp may look current */
+		memset(t->lstamp, 0, t->lcap * sizeof *t->lstamp);
+		sid = t->sid = 1;
+	}
+	const int32_t *gid = t->gid;
+	struct lpair *lp = t->lp;
+	uint32_t *lstamp = t->lstamp, *lslot = t->lslot;
+	uint32_t m = 0;
+	for (size_t j = j0; j < j1; j++) {
+		uint32_t g = (uint32_t)gid[j];
+		uint32_t fresh = lstamp[g] != sid;
+		lstamp[g] = sid;
+		lslot[g] = fresh ? m : lslot[g];
+		lp[m] = (struct lpair){.g = g}; /* kept only when fresh */
+		m += fresh;
+		lp[lslot[g]].n++;
+	}
+	t->spairs_met += m;
+	uint32_t max_groups = a->o.max_groups, max_rows = a->o.max_rows;
+	if (max_groups && m > max_groups) {
+		t->capped++;
+		for (uint32_t k = 0; k < max_groups; k++) {
+			uint32_t x = k + dp_uniform32(&t->rng, m - k);
+			struct lpair tmp = lp[k];
+			lp[k] = lp[x];
+			lp[x] = tmp;
+		}
+		for (uint32_t k = max_groups; k < m; k++) {
+			lslot[lp[k].g] = LP_DROPPED;
+			t->dropped += lp[k].n;
+		}
+		m = max_groups;
+		for (uint32_t k = 0; k < m; k++)
+			lslot[lp[k].g] = k;
+	}
+	bool sample = false;
+	for (uint32_t k = 0; k < m; k++) {
+		lp[k].left = lp[k].n;
+		lp[k].want = max_rows && lp[k].n > max_rows ? max_rows : lp[k].n;
+		sample |= lp[k].want < lp[k].n;
+		t->dropped += lp[k].n - lp[k].want;
+		t->contrib[lp[k].g]++;
+	}
+	/* the kept rows, in order */
+	uint32_t *kept = t->cand;
+	size_t nk = 0;
+	if (!sample) {
+		for (size_t j = j0; j < j1; j++) {
+			kept[nk] = (uint32_t)j;
+			nk += lslot[gid[j]] != LP_DROPPED;
+		}
+	} else {
+		for (size_t j = j0; j < j1; j++) {
+			uint32_t k = lslot[gid[j]];
+			if (k == LP_DROPPED)
+				continue;
+			struct lpair *p = &lp[k];
+			uint32_t left = p->left--;
+			if (p->want < left && dp_uniform32(&t->rng, left) >= p->want)
+				continue;
+			p->want--;
+			kept[nk++] = (uint32_t)j;
+		}
+	}
+	rows_add(a, t, kept, nk);
+	if (!a->o.dominance)
+		return;
+	size_t nsum = a->nsum;
+	memset(t->lsum, 0, (size_t)m * nsum * sizeof *t->lsum);
+	for (size_t i = 0; i < nk; i++) {
+		size_t j = kept[i], k = lslot[gid[j]];
+		for (size_t x = 0; x < a->nsm; x++)
+			t->lsum[k * nsum + (size_t)a->m[a->sum_meas[x]].slot] +=
+			        (double)t->fx[a->sum_meas[x]][j];
+	}
+	for (uint32_t k = 0; k < m; k++) {
+		size_t g = lp[k].g;
+		for (size_t x = 0; x < nsum; x++) {
+			double v = fabs(t->lsum[(size_t)k * nsum + x]);
+			t->dtot[g * nsum + x] += v;
+			if (v > t->dmax[g * nsum + x])
+				t->dmax[g * nsum + x] = v;
+		}
+	}
+}
+
+void agg_input_slice(const agg_input *in, uint32_t off, uint32_t rows,
+                     chunk_column cols[SCHEMA_MAX_COLUMNS], agg_input *out)
+{
+	memset(out, 0, sizeof *out);
+	out->rows = rows;
+	out->keep = in->keep ? in->keep + off : NULL;
+	out->subj_nos = in->subj_nos;
+	for (int c = 0; c < SCHEMA_MAX_COLUMNS; c++) {
+		if (!in->cols[c])
+			continue;
+		cols[c] = *in->cols[c];
+		cols[c].rows = rows;
+		if (cols[c].i)
+			cols[c].i += off;
+		if (cols[c].f)
+			cols[c].f += off;
+		if (cols[c].idx)
+			cols[c].idx += off;
+		out->cols[c] = &cols[c];
+	}
+}
+
+bool agg_scan_subjects(agg *a, int part_no, const agg_input *in, const dp_rng *rng)
+{
+	part *t = &a->parts[part_no];
+	if (t->failed || !a->o.by_subject || !a->personal)
+		return false;
+	if (!t->bound) { /* the partition's own keystream, as agg_bound_part takes it */
+		t->bound = true;
+		t->rng = *rng;
+		t->rng.counter += (uint64_t)(part_no + 1) << 40;
+		t->rng.used = sizeof t->rng.buf;
+	}
+	uint32_t rows = in->rows;
+	if (!rows)
+		return true;
+	scratch(t, rows);
+	t->scanned += rows;
+	size_t n = select_rows(a, t, part_no, in);
+	if (!n)
+		return true;
+	t->matched += n;
+	if (!group_ids(a, t, in, n))
+		return false;
+	measure_values(a, t, in, n);
+	subject_room(a, t);
+	const uint32_t *sidx = in->cols[a->s->subject]->idx, *sel = t->sel;
+	for (size_t j = 0; j < n;) {
+		uint32_t s = sidx[sel[j]];
+		size_t e = j + 1;
+		while (e < n && sidx[sel[e]] == s)
+			e++;
+		subject_add(a, t, j, e);
+		j = e;
+	}
+	return true;
+}
+
 /* ---- contribution bounding ------------------------------------------------ */
 
 /* Local subject ls has a pair sampled in the second pass. */
@@ -1415,7 +1700,7 @@ void agg_bound_part(agg *a, int part_no, const dp_rng *rng)
 	t->rng = *rng;
 	t->rng.counter += (uint64_t)(part_no + 1) << 40; /* a keystream of its own */
 	t->rng.used = sizeof t->rng.buf;                 /* refilled from it */
-	if (a->mode == MODE_DIRECT || t->failed)
+	if (a->mode == MODE_DIRECT || a->o.by_subject || t->failed)
 		return;
 	t->contrib = ag_calloc(t->ng ? t->ng : 1, sizeof *t->contrib);
 	if (!t->np)
@@ -1456,7 +1741,7 @@ void agg_bound_part(agg *a, int part_no, const dp_rng *rng)
 			for (uint32_t k = 0; k < m; k++)
 				idx[k] = k;
 			for (uint32_t k = 0; k < max_groups; k++) {
-				uint32_t x = k + (uint32_t)t->rng.uniform(&t->rng, m - k);
+				uint32_t x = k + dp_uniform32(&t->rng, m - k);
 				uint32_t tmp = idx[k];
 				idx[k] = idx[x];
 				idx[x] = tmp;
@@ -1514,7 +1799,7 @@ void agg_bound_part(agg *a, int part_no, const dp_rng *rng)
 
 bool agg_bound(agg *a, dp_rng *rng)
 {
-	if (a->mode == MODE_DIRECT)
+	if (a->mode == MODE_DIRECT || a->o.by_subject)
 		return false;
 	bool again = false;
 	for (int pi = 0; pi < a->o.parts; pi++) {
@@ -1609,6 +1894,9 @@ bool agg_finish(agg *a)
 			t->contrib = ag_calloc(t->ng ? t->ng : 1, sizeof *t->contrib);
 			for (size_t g = 0; g < t->ng; g++)
 				t->contrib[g] = t->rows[g];
+		} else if (a->o.by_subject) {
+			if (!t->contrib) /* no row came to this partition */
+				t->contrib = ag_calloc(t->ng ? t->ng : 1, sizeof *t->contrib);
 		} else if (a->mode == MODE_DIRECT || !t->contrib) {
 			/* no caps (or no agg_bound): every pair met counts */
 			free(t->contrib);
@@ -1750,7 +2038,7 @@ void agg_stats_get(const agg *a, agg_stats *out)
 		out->rows_scanned += t->scanned;
 		out->rows_matched += t->matched;
 		out->rows_dropped_by_caps += t->dropped;
-		out->pairs += t->np;
+		out->pairs += t->np + t->spairs_met;
 		out->subjects_capped += t->capped;
 		bytes += t->bytes_peak + (t->gmask + 1) * 4 + t->dcap * 4 +
 		         t->scap * (1 + 4 * 4 + 8 * 2 + 4 * a->nk + 8 * a->nm);

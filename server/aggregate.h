@@ -53,6 +53,7 @@ typedef struct agg_opts {
 	int parts;           /* partitions, 1..AGG_MAX_PARTS */
 	bool need_fixed_dp;  /* fixed point small enough for dp_scale (see agg_new) */
 	bool dominance;      /* gather the largest contribution of each sum (dom_max) */
+	bool by_subject;     /* personal: the scan is agg_scan_subjects's (below) */
 } agg_opts;
 
 /* One chunk as the scan sees it. */
@@ -80,6 +81,23 @@ void agg_columns(const agg *a, bool need[SCHEMA_MAX_COLUMNS]);
  * at once). false when the query exceeds group_limit groups or max_bytes
  * (agg_too_large tells which). */
 bool agg_scan(agg *a, int part, const agg_input *in) __attribute__((warn_unused_result));
+
+/* The scan by subject (opts.by_subject), in place of agg_scan and
+ * agg_bound: in's rows are in subject order (SUBJECT column idx
+ * nondecreasing) and hold every row this query may count of each of their
+ * subjects, so that a subject's caps are decided as its rows go by: no pair
+ * table, no second pass, the same choices (max_groups of its pairs uniformly
+ * at random, then a uniform max_rows of a kept pair's rows). Every row of
+ * in counts for partition part (split the subjects between partitions, at
+ * subject boundaries). rng: the sampling stream (see agg_bound_part), read
+ * once, at the partition's first call. Then agg_finish. */
+bool agg_scan_subjects(agg *a, int part, const agg_input *in, const dp_rng *rng)
+        __attribute__((warn_unused_result));
+
+/* rows rows of in from row off, as an input of their own (cols: room for its
+ * columns, which point into in's). */
+void agg_input_slice(const agg_input *in, uint32_t off, uint32_t rows,
+                     chunk_column cols[SCHEMA_MAX_COLUMNS], agg_input *out);
 
 /* After the first pass: partition part's caps decisions (which pairs each
  * subject keeps, which rows the second pass samples), with a keystream of

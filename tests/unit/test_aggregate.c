@@ -171,6 +171,57 @@ static agg *run(const query_plan *p, const agg_opts *o, built *chunks, size_t nc
 	return a;
 }
 
+/* The scan by subject, as queries.c runs it over a projection: in holds
+ * every row in subject order (SUBJECT idx nondecreasing); the subjects are
+ * split into parts ranges at subject boundaries, each scanned in slices of
+ * about slice rows, never cutting a subject. */
+static agg *run_subjects(const query_plan *p, const agg_opts *o, const agg_input *in,
+                         uint32_t slice, dp_rng *rng)
+{
+	char err[256];
+	agg_opts ob = *o;
+	ob.by_subject = true;
+	agg *a = agg_new(p, &S, &ob, err, sizeof err);
+	CHECK(a != NULL);
+	if (!a)
+		return NULL;
+	const uint32_t *idx = in->cols[S.subject]->idx;
+	uint32_t rows = in->rows, start = 0;
+	for (int pt = 0; pt < ob.parts; pt++) {
+		uint32_t end = (uint32_t)((uint64_t)rows * (uint64_t)(pt + 1) / (uint64_t)ob.parts);
+		while (end > start && end < rows && idx[end] == idx[end - 1])
+			end++; /* to the subject's end */
+		while (start < end) {
+			uint32_t e = start + slice < end ? start + slice : end;
+			while (e < end && idx[e] == idx[e - 1])
+				e++;
+			chunk_column cols[SCHEMA_MAX_COLUMNS];
+			agg_input sl;
+			agg_input_slice(in, start, e - start, cols, &sl);
+			CHECK(agg_scan_subjects(a, pt, &sl, rng));
+			start = e;
+		}
+	}
+	CHECK(!agg_bound(a, rng));
+	CHECK(agg_finish(a));
+	return a;
+}
+
+/* A chunk in subject order as a projection gives it: one dictionary entry
+ * per subject (the rows must come sorted by subject), numbered as the
+ * subject, 0 for a row not kept. */
+static void sort_built(const rowset *rs, built *b)
+{
+	build_chunk(rs, b, true);
+	for (uint32_t r = 0; r < rs->n; r++) {
+		CHECK(r == 0 || rs->subj[r] >= rs->subj[r - 1]);
+		b->sidx[r] = rs->subj[r];
+		b->nos[rs->subj[r]] = rs->keep[r] ? rs->subj[r] : 0;
+	}
+	b->c[0].ndict = MAXR + 1;
+	b->in.keep = NULL;
+}
+
 /* Non-personal: every measure, DAY and MONTH buckets, filters and the time
  * range, against sums worked out by hand. */
 static void test_measures(void)
@@ -378,6 +429,49 @@ static void test_caps(void)
 	}
 	CHECK(distinct >= 8);    /* not always the same rows */
 	CHECK(first_three < 10); /* not the first ones by order */
+	/* the same by subject: the rows are in subject order already */
+	static built bs;
+	sort_built(&rs, &bs);
+	for (int parts = 1; parts <= 3; parts += 2) {
+		agg_opts on = {.group_limit = 100, .parts = parts, .dominance = true};
+		dp_rng rng;
+		dp_rng_seeded(&rng, 1);
+		agg *a = run_subjects(&p, &on, &bs.in, 4, &rng);
+		const agg_group *g = find(a, "Lyon 1er", NULL);
+		CHECK(g && g->rows == 11 && g->contributors == 2 && g->sums[0] == 155);
+		CHECK(g && g->dom_max[0] == 100 && g->dom_total[0] == 155);
+		CHECK(agg_ngroups(a) == 4);
+		agg_free(a);
+	}
+	distinct = 0;
+	first_three = 0;
+	for (uint64_t seed = 1; seed <= 40; seed++) {
+		dp_rng rng;
+		dp_rng_seeded(&rng, seed);
+		agg *a = run_subjects(&p, &o, &bs.in, 1, &rng);
+		agg_stats st;
+		agg_stats_get(a, &st);
+		CHECK(!st.second_pass && st.subjects_capped == 1 && st.rows_dropped_by_caps == 9);
+		int64_t rows = 0, s2 = 0, sum1 = 0;
+		for (size_t g = 0; g < agg_ngroups(a); g++) {
+			const agg_group *G = agg_get(a, g);
+			rows += G->rows;
+			if (strcmp(G->keys[0], "Lyon 1er") == 0)
+				sum1 = (int64_t)G->sums[0];
+			s2 += G->contributors;
+		}
+		CHECK(rows == 5 && (s2 == 3 || s2 == 2));
+		int64_t s1 = sum1 % 100;
+		CHECK(s1 >= 1 + 2 + 3 && s1 <= 8 + 9 + 10);
+		first_three += s1 == 6;
+		size_t k = 0;
+		while (k < distinct && seen_sums[k] != (uint64_t)s1)
+			k++;
+		if (k == distinct && distinct < 64)
+			seen_sums[distinct++] = (uint64_t)s1;
+		agg_free(a);
+	}
+	CHECK(distinct >= 8 && first_three < 10);
 	query_plan_free(&p);
 }
 
@@ -672,7 +766,7 @@ static void check_exact(const agg *a, bool dominance)
 /* Caps of one row per pair and 8 groups per subject: every kept pair gives
  * exactly one row, so a group's rows are its subjects, its delay sum is
  * rows x its constant, and the subjects kept are min(groups, 8) each. */
-static void check_bound(const agg *a)
+static void check_bound(const agg *a, bool second_pass)
 {
 	int64_t want_pairs = 0, capped = 0, rows = 0, contrib = 0;
 	for (int s = 1; s <= NSUBJ; s++) {
@@ -697,7 +791,8 @@ static void check_bound(const agg *a)
 	CHECK(contrib == want_pairs && rows == want_pairs);
 	CHECK((int64_t)st.subjects_capped == capped);
 	CHECK((int64_t)(st.rows_matched - st.rows_dropped_by_caps) == rows);
-	CHECK(st.second_pass); /* subjects 1 to 5 have many rows in their one pair */
+	CHECK(st.second_pass == second_pass); /* subjects 1 to 5 have many rows in their one
+	                                       * pair (by subject: never a second pass) */
 }
 
 static void test_many_subjects(void)
@@ -748,7 +843,7 @@ static void test_many_subjects(void)
 		caps.max_groups = 8;
 		a = run_many(&p, &caps, parts == 3, &rng);
 		CHECK(a->mode == MODE_FOLD);
-		check_bound(a);
+		check_bound(a, true);
 		agg_free(a);
 	}
 	query_plan pc;
@@ -762,7 +857,7 @@ static void test_many_subjects(void)
 	        .group_limit = 100, .parts = 2, .dominance = true, .max_rows = 1, .max_groups = 8};
 	agg *a = run_many(&pc, &caps, true, &rng);
 	CHECK(a->mode == MODE_COUNT);
-	check_bound(a);
+	check_bound(a, true);
 	agg_free(a);
 	/* the memory cap: the first pair table does not fit; a reserve that
 	 * does not fit is skipped, and the tables grow as they go */
@@ -792,6 +887,84 @@ static void test_many_subjects(void)
 	query_plan_free(&p);
 }
 
+/* The same rows in subject order, scanned by subject: the same answers. */
+static void test_many_by_subject(void)
+{
+	make_schema(true);
+	make_many();
+	uint32_t total = NCH * MAXR, *count = calloc(NSUBJ + 2, sizeof *count);
+	for (size_t c = 0; c < NCH; c++)
+		for (uint32_t r = 0; r < MAXR; r++)
+			count[mrs[c].subj[r] + 1]++;
+	for (int k = 1; k <= NSUBJ + 1; k++)
+		count[k] += count[k - 1]; /* count[s]: subject s's first row */
+	int64_t *t = calloc(total, 8), *road = calloc(total, 8), *delay = calloc(total, 8);
+	double *speed = calloc(total, 8);
+	uint32_t *sidx = calloc(total, 4), *didx = calloc(total, 4), nos[NSUBJ + 1];
+	static batch_str dict[8];
+	for (int d = 0; d < 8; d++)
+		dict[d] = (batch_str){.p = MDIST[d], .len = 1};
+	for (size_t c = 0; c < NCH; c++)
+		for (uint32_t r = 0; r < MAXR; r++) {
+			const rowset *rs = &mrs[c];
+			uint32_t s = rs->subj[r], at = count[s]++;
+			sidx[at] = s;
+			t[at] = rs->t[r];
+			road[at] = rs->road[r];
+			delay[at] = rs->delay[r];
+			speed[at] = rs->speed[r];
+			didx[at] = (uint32_t)(rs->district[r][0] - 'A');
+			nos[s] = rs->keep[r] ? s : 0;
+		}
+	chunk_column cols[6] = {{.rows = total, .ndict = NSUBJ + 1, .idx = sidx},
+	                        {.rows = total, .i = t},
+	                        {.rows = total, .ndict = 8, .dict = dict, .idx = didx},
+	                        {.rows = total, .i = road},
+	                        {.rows = total, .f = speed},
+	                        {.rows = total, .i = delay}};
+	agg_input in = {.rows = total, .subj_nos = nos};
+	for (int c = 0; c < 6; c++)
+		in.cols[c] = &cols[c];
+	const char *q = "{\"dataset\":\"ds-0123456789abcdef\",\"purpose\":\"x\",\"measures\":["
+	                "{\"fn\":\"COUNT\"},{\"fn\":\"SUM\",\"column\":\"delay_s\"},{\"fn\":"
+	                "\"MEAN\",\"column\":\"speed_kmh\"},{\"fn\":\"HISTOGRAM\",\"column\":"
+	                "\"speed_kmh\",\"bins\":[0,50,100,150,200]}],\"groupBy\":[{\"column\":"
+	                "\"pub_time\",\"bucket\":\"DAY\"},{\"column\":\"district\"}]}";
+	query_plan p;
+	CHECK(plan(q, &p));
+	dp_rng rng;
+	dp_rng_seeded(&rng, 7);
+	for (int parts = 1; parts <= 3; parts += 2) {
+		agg_opts none = {.group_limit = 100, .parts = parts, .dominance = true};
+		agg_opts wide = none;
+		wide.max_rows = 1000;
+		wide.max_groups = 100;
+		agg *a = run_subjects(&p, &none, &in, 1000, &rng);
+		check_exact(a, true);
+		agg_free(a);
+		a = run_subjects(&p, &wide, &in, 5000, &rng);
+		check_exact(a, true);
+		agg_stats st;
+		agg_stats_get(a, &st);
+		CHECK(!st.second_pass && st.subjects_capped == 0 && st.pairs > 30000);
+		agg_free(a);
+		agg_opts caps = none;
+		caps.max_rows = 1;
+		caps.max_groups = 8;
+		a = run_subjects(&p, &caps, &in, 700, &rng);
+		check_bound(a, false);
+		agg_free(a);
+	}
+	query_plan_free(&p);
+	free(count);
+	free(t);
+	free(road);
+	free(delay);
+	free(speed);
+	free(sidx);
+	free(didx);
+}
+
 /* A subject over the group cap keeps a uniformly random subset of its
  * groups: one subject, one row in each of 6 districts, 2 kept, 600 draws:
  * each district about 200 times, each of the 15 pairs of districts about 40. */
@@ -816,34 +989,39 @@ static void test_group_sampling(void)
 	           "\"district\"}]}",
 	           &p));
 	agg_opts o = {.group_limit = 100, .parts = 1, .max_rows = 10, .max_groups = 2};
-	int each[6] = {0}, pairs[64] = {0};
-	for (uint64_t seed = 1; seed <= 600; seed++) {
-		dp_rng rng;
-		dp_rng_seeded(&rng, seed);
-		agg *a = run(&p, &o, &b, 1, &rng);
-		/* the districts kept, as bits */
-		int64_t sum = 0;
-		for (size_t g = 0; g < agg_ngroups(a); g++)
-			sum += (int64_t)agg_get(a, g)->sums[0];
-		int bits = 0;
-		for (int d = 0; d < 6; d++)
-			if (sum >> d & 1) {
-				each[d]++;
-				bits++;
-			}
-		CHECK(bits == 2);
-		pairs[sum & 63]++;
-		agg_free(a);
-	}
-	for (int d = 0; d < 6; d++)
-		CHECK(each[d] > 150 && each[d] < 250);
-	int seen = 0;
-	for (int k = 0; k < 64; k++)
-		if (pairs[k]) {
-			seen++;
-			CHECK(pairs[k] > 15 && pairs[k] < 70);
+	static built bs; /* and by subject */
+	sort_built(&rs, &bs);
+	for (int by_subject = 0; by_subject <= 1; by_subject++) {
+		int each[6] = {0}, pairs[64] = {0};
+		for (uint64_t seed = 1; seed <= 600; seed++) {
+			dp_rng rng;
+			dp_rng_seeded(&rng, seed);
+			agg *a = by_subject ? run_subjects(&p, &o, &bs.in, 100, &rng)
+			                    : run(&p, &o, &b, 1, &rng);
+			/* the districts kept, as bits */
+			int64_t sum = 0;
+			for (size_t g = 0; g < agg_ngroups(a); g++)
+				sum += (int64_t)agg_get(a, g)->sums[0];
+			int bits = 0;
+			for (int d = 0; d < 6; d++)
+				if (sum >> d & 1) {
+					each[d]++;
+					bits++;
+				}
+			CHECK(bits == 2);
+			pairs[sum & 63]++;
+			agg_free(a);
 		}
-	CHECK(seen == 15);
+		for (int d = 0; d < 6; d++)
+			CHECK(each[d] > 150 && each[d] < 250);
+		int seen = 0;
+		for (int k = 0; k < 64; k++)
+			if (pairs[k]) {
+				seen++;
+				CHECK(pairs[k] > 15 && pairs[k] < 70);
+			}
+		CHECK(seen == 15);
+	}
 	query_plan_free(&p);
 }
 
@@ -875,4 +1053,5 @@ static void test_partition_arith(void)
 }
 
 TEST_MAIN(TU_CASE(test_measures), TU_CASE(test_caps), TU_CASE(test_disclosure),
-          TU_CASE(test_many_subjects), TU_CASE(test_group_sampling), TU_CASE(test_partition_arith))
+          TU_CASE(test_many_subjects), TU_CASE(test_many_by_subject), TU_CASE(test_group_sampling),
+          TU_CASE(test_partition_arith))
