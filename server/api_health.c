@@ -7,6 +7,7 @@
 #include "app.h"
 #include "auth.h"
 #include "colcache.h"
+#include "projection.h"
 #include "db.h"
 #include "fiducia/v1/common.pb-c.h"
 
@@ -105,6 +106,24 @@ static void metrics(http_req *r)
 	        "fiducia_query_cache_total{event=\"purged\"} %llu\n",
 	        cs.bytes, (unsigned long long)cs.hits, (unsigned long long)cs.misses,
 	        (unsigned long long)cs.evictions, (unsigned long long)cs.purged);
+	projcache_stats ps;
+	projcache_stats_get(r->app->projections, &ps);
+	evbuffer_add_printf(
+	        b,
+	        "# HELP fiducia_query_projection_bytes Decrypted columns kept in subject order.\n"
+	        "# TYPE fiducia_query_projection_bytes gauge\n"
+	        "fiducia_query_projection_bytes %zu\n"
+	        "# HELP fiducia_query_projection_total Subject-order projection events.\n"
+	        "# TYPE fiducia_query_projection_total counter\n"
+	        "fiducia_query_projection_total{event=\"hit\"} %llu\n"
+	        "fiducia_query_projection_total{event=\"miss\"} %llu\n"
+	        "fiducia_query_projection_total{event=\"built\"} %llu\n"
+	        "fiducia_query_projection_total{event=\"dropped\"} %llu\n"
+	        "fiducia_query_projection_total{event=\"evicted\"} %llu\n"
+	        "fiducia_query_projection_total{event=\"purged\"} %llu\n",
+	        ps.bytes, (unsigned long long)ps.hits, (unsigned long long)ps.misses,
+	        (unsigned long long)ps.builds, (unsigned long long)ps.dropped,
+	        (unsigned long long)ps.evictions, (unsigned long long)ps.purged);
 	size_t n = evbuffer_get_length(b);
 	http_reply_raw(r, 200, "text/plain; version=0.0.4", evbuffer_pullup(b, -1), n);
 	evbuffer_free(b);

@@ -36,6 +36,7 @@ struct app {
 	struct pdp_vocab *vocab;        /* the purpose vocabulary (policy/purposes.json) */
 	struct consent_cache *consents; /* what queries filter on (consent_cache.h) */
 	struct colcache *columns;       /* decrypted columns queries keep (colcache.h) */
+	struct projcache *projections;  /* ... and in subject order (projection.h) */
 	int schema_version;             /* the latest migration this binary knows */
 };
 

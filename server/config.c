@@ -89,6 +89,10 @@ static const struct cf_option options[] = {
         {"query_cache_bytes", CF_INT, OFF(query_cache_bytes), 0, 1LL << 40, "1073741824",
          "memory for decrypted columns kept between queries (wiped on eviction; 0 = none "
          "kept)"},
+        {"query_projection_bytes", CF_INT, OFF(query_projection_bytes), 0, 1LL << 40, "1073741824",
+         "memory for personal datasets' decrypted columns kept in subject order between "
+         "queries, for the contribution caps (wiped on eviction; 0 = none: every query "
+         "scans by chunk)"},
         {"query_max_groups", CF_INT, OFF(query_max_groups), 1, 10000000, "100000",
          "a query with more groups than this is refused"},
         {"query_max_bytes", CF_INT, OFF(query_max_bytes), 1 << 20, 1LL << 40, "2147483648",

@@ -40,6 +40,7 @@ typedef struct config {
 	long long pseudonym_cache;
 	long long consent_cache_bytes;
 	long long query_cache_bytes;
+	long long query_projection_bytes;
 	long long query_max_groups;
 	long long query_max_bytes;
 	long long query_max_groups_per_subject;

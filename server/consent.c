@@ -17,6 +17,7 @@
 #include "batch.h"
 #include "chunk.h"
 #include "colcache.h"
+#include "projection.h"
 #include "config.h"
 #include "datasets.h"
 #include "db.h"
@@ -1070,6 +1071,7 @@ static void erase_reply(txn *t)
 	 * process's column cache now (other processes drop it at their next read). */
 	for (size_t i = 0; i < e->naff; i++)
 		colcache_forget(t->r->app->columns, e->aff[i].id);
+	projcache_forget(t->r->app->projections, e->s->d->id);
 	log_info("dataset %s: a subject's %lld rows erased from %zu chunks", e->s->d->id,
 	         (long long)e->rows_erased, e->naff);
 	http_reply(t->r, 200, &out.base);

@@ -14,6 +14,7 @@
 #include "batch.h"
 #include "chunk.h"
 #include "colcache.h"
+#include "projection.h"
 #include "config.h"
 #include "db.h"
 #include "fiducia_names.h"
@@ -774,6 +775,7 @@ static void withdraw_step(txn *t, PGresult *res)
 			if (pg_bytea(PQgetvalue(res, i, 0), cid, sizeof cid, &n) && n == sizeof cid)
 				colcache_forget(t->r->app->columns, cid);
 		}
+		projcache_forget(t->r->app->projections, id);
 		txn_sql(t, "SELECT " DS_COLUMNS " FROM datasets d WHERE d.id = $1", 1, p);
 		return;
 	case 3: {

@@ -24,6 +24,7 @@
 #include "policies.h"
 #include "consent.h"
 #include "colcache.h"
+#include "projection.h"
 #include "consent_cache.h"
 
 #include <errno.h>
@@ -557,6 +558,10 @@ int main(int argc, char **argv)
 		die("start-up", "cannot allocate the column cache");
 		goto out;
 	}
+	if (!(app.projections = projcache_new((size_t)cfg.query_projection_bytes))) {
+		die("start-up", "cannot allocate the projection cache");
+		goto out;
+	}
 	if (!(app.workers = workers_new(app.base, (int)cfg.worker_threads))) {
 		die("start-up", "cannot start the worker threads");
 		goto out;
@@ -589,6 +594,7 @@ out:
 		event_free(sd.sigint);
 	http_server_free(app.http);
 	workers_free(app.workers);
+	projcache_free(app.projections);
 	colcache_free(app.columns);
 	consent_cache_free(app.consents);
 	batch_cache_free();

@@ -16,6 +16,7 @@
 #include "app.h"
 #include "auth.h"
 #include "colcache.h"
+#include "projection.h"
 #include "config.h"
 #include "consent_cache.h"
 #include "datasets.h"
@@ -33,7 +34,8 @@
 #include "fiducia/v1/datasets.pb-c.h"
 #include "fiducia/v1/queries.pb-c.h"
 
-#define QWIN       32 /* chunks per scan window */
+#define QWIN       32   /* chunks per scan window */
+#define SLICE      4096 /* rows per agg_scan_subjects call, about */
 #define BASELINE   "baseline"
 #define MAX_PARTS  8
 #define NREASONS   (PDP_MAX_REASONS + 4)
@@ -98,6 +100,14 @@ struct qctx {
 	uint32_t *nos[QWIN];
 	agg_input in[QWIN];
 	struct qjob jobs[MAX_PARTS];
+	/* the scan by subject (projection.h): the projection read, or the one
+	 * this query builds after its scan by chunk */
+	projcache *pc;
+	proj *proj;
+	uint32_t *proj_nos; /* per projection subject: its number, 0 when not counted */
+	uint8_t digest[PROJ_DIGEST_BYTES];
+	bool building;
+	bool proj_cols[SCHEMA_MAX_COLUMNS];
 	bool failed_integrity, failed_groups;
 	bool again, finish_failed, disc_failed; /* finish_work's outcome */
 	char fail_msg[256];
@@ -140,6 +150,11 @@ static void qctx_free(void *p)
 		db_release(q->conn);
 	if (q->view)
 		consent_view_release(q->view);
+	if (q->proj)
+		projcache_release(q->pc, q->proj);
+	if (q->building)
+		projcache_abandon(q->pc, q->dataset);
+	free(q->proj_nos);
 	agg_free(q->a);
 	disc_result_free(&q->res);
 	if (q->have_plan)
@@ -787,8 +802,15 @@ static void bound_worked(void *arg)
 	workers_submit(q->r->app->workers, finish_work, finish_done, q);
 }
 
+static void build_done(void *arg);
+static void build_work(void *arg);
+
 static void pass_done(qctx *q)
 {
+	if (q->building && q->pass == 1) { /* the projection, from the columns just read */
+		workers_submit(q->r->app->workers, build_work, build_done, q);
+		return;
+	}
 	if (q->pass == 1 && q->personal) { /* the partitions' caps decisions at once */
 		q->jobs_left = q->parts;
 		for (int p = 0; p < q->parts; p++)
@@ -1021,6 +1043,172 @@ static void scan_window(qctx *q)
 	db_acquire(q->r->app->db, fetch_conn, q);
 }
 
+/* ---- the scan by subject -------------------------------------------------------- */
+
+/* Worker: the projection of the chunks listed, from the column cache (which
+ * the scan by chunk just filled), kept for the next queries. Columns only an
+ * earlier projection of this digest had are kept when still cached. Given
+ * up, at no cost to this query, when a needed column was evicted meanwhile
+ * or when the projection would not fit its cap. */
+static void build_work(void *arg)
+{
+	qctx *q = arg;
+	colcache *cc = q->r->app->columns;
+	projcache_stats ps;
+	projcache_stats_get(q->pc, &ps);
+	size_t n = q->nchunks, rows = 0, est = 0;
+	for (size_t i = 0; i < n; i++)
+		rows += q->chunks[i].rows;
+	for (int c = 0; c < q->sch.ncols; c++)
+		est += q->proj_cols[c] ? rows * (q->sch.cols[c].type == SCHEMA_STRING ? 4 : 8) : 0;
+	const chunk_column *(*cols)[SCHEMA_MAX_COLUMNS] = calloc(n + 1, sizeof *cols);
+	colcache_entry **pins = calloc(n * SCHEMA_MAX_COLUMNS + 1, sizeof *pins);
+	if (!cols || !pins)
+		abort();
+	bool ok = est <= ps.max_bytes;
+	for (int c = 0; c < q->sch.ncols && ok; c++) {
+		for (size_t i = 0; i < n && q->proj_cols[c]; i++) {
+			colcache_entry *e = colcache_get(cc, q->chunks[i].id, c, q->chunks[i].rows,
+			                                 q->chunks[i].key_version);
+			pins[i * SCHEMA_MAX_COLUMNS + (size_t)c] = e;
+			if (e)
+				cols[i][c] = colcache_column(e);
+			else if (q->need[c])
+				ok = false;
+			else
+				q->proj_cols[c] = false; /* an earlier column gone: without it */
+		}
+	}
+	proj *p = NULL;
+	char err[128] = "";
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (ok)
+		p = proj_build(&q->sch, q->proj_cols, cols, n, q->parts, err, sizeof err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (p)
+		log_info("dataset %s: projection in subject order built, %u rows of %u subjects, "
+		         "%zu MiB, in %lld ms",
+		         q->dataset, p->rows, p->nsubj, p->bytes >> 20,
+		         (long long)((t1.tv_sec - t0.tv_sec) * 1000 +
+		                     (t1.tv_nsec - t0.tv_nsec) / 1000000));
+	else if (ok)
+		log_warn("dataset %s: no projection in subject order: %s", q->dataset, err);
+	for (size_t i = 0; i < n * SCHEMA_MAX_COLUMNS; i++)
+		if (pins[i])
+			colcache_release(cc, pins[i]);
+	free(pins);
+	free(cols);
+	if (p)
+		projcache_put(q->pc, q->dataset, p);
+	else
+		projcache_abandon(q->pc, q->dataset);
+	q->building = false;
+}
+
+static void build_done(void *arg)
+{
+	pass_done(arg);
+}
+
+/* The first row of the first subject that starts at or after row r. */
+static uint32_t subject_boundary(const proj *p, uint32_t r)
+{
+	uint32_t lo = 0, hi = p->nsubj; /* starts[hi] = rows >= r */
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (p->starts[mid] >= r)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return p->starts[lo];
+}
+
+/* Worker: partition j->part's share of the subjects, in slices of about
+ * SLICE rows that never cut a subject. */
+static void subjects_work(void *arg)
+{
+	struct qjob *j = arg;
+	qctx *q = j->q;
+	const proj *p = q->proj;
+	agg_input all = {.rows = p->rows, .subj_nos = q->proj_nos};
+	for (int k = 0; k < q->ncols; k++)
+		all.cols[q->cols[k]] = &p->cols[q->cols[k]];
+	uint64_t parts = (uint64_t)q->parts;
+	uint32_t lo = subject_boundary(p,
+	                               (uint32_t)((uint64_t)p->rows * (uint64_t)j->part / parts)),
+	         hi = subject_boundary(
+	                 p, (uint32_t)((uint64_t)p->rows * (uint64_t)(j->part + 1) / parts));
+	while (lo < hi) {
+		uint32_t e = subject_boundary(p, hi - lo > SLICE ? lo + SLICE : hi);
+		chunk_column cols[SCHEMA_MAX_COLUMNS];
+		agg_input sl;
+		agg_input_slice(&all, lo, e - lo, cols, &sl);
+		if (!agg_scan_subjects(q->a, j->part, &sl, &q->sampling)) {
+			__atomic_store_n(&q->failed_groups, true, __ATOMIC_RELAXED);
+			return;
+		}
+		lo = e;
+	}
+}
+
+static void subjects_worked(void *arg)
+{
+	struct qjob *j = arg;
+	qctx *q = j->q;
+	if (--q->jobs_left > 0)
+		return;
+	if (q->failed_groups) {
+		refuse_too_large(q);
+		return;
+	}
+	pass_done(q);
+}
+
+/* Worker: which of the projection's subjects this query counts (consent for
+ * its purpose), by the consent cache's map of the projection's subjects. */
+static void subjects_numbers(void *arg)
+{
+	qctx *q = arg;
+	const proj *p = q->proj;
+	chunk_column sc = p->cols[q->sch.subject];
+	sc.rows = 0; /* per subject, no row mask */
+	uint8_t none = 0;
+	q->proj_nos = malloc((p->nsubj ? p->nsubj : 1) * sizeof *q->proj_nos);
+	if (!q->proj_nos)
+		abort();
+	consent_view_numbers(q->view, p->nonce, &sc, &none, q->proj_nos);
+}
+
+static void subjects_numbered(void *arg)
+{
+	qctx *q = arg;
+	q->jobs_left = q->parts;
+	for (int p = 0; p < q->parts; p++)
+		workers_submit(q->r->app->workers, subjects_work, subjects_worked, &q->jobs[p]);
+}
+
+/* q->digest: the chunk list's (projection.h). */
+static void proj_digest_chunks(qctx *q)
+{
+	size_t n = q->nchunks;
+	uint8_t(*ids)[CHUNK_ID_BYTES] = calloc(n + 1, sizeof *ids);
+	uint32_t *rows = calloc(n + 1, sizeof *rows);
+	int *kv = calloc(n + 1, sizeof *kv);
+	if (!ids || !rows || !kv)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		memcpy(ids[i], q->chunks[i].id, CHUNK_ID_BYTES);
+		rows[i] = q->chunks[i].rows;
+		kv[i] = q->chunks[i].key_version;
+	}
+	proj_digest(n, (const uint8_t(*)[CHUNK_ID_BYTES])ids, rows, kv, q->digest);
+	free(ids);
+	free(rows);
+	free(kv);
+}
+
 static void chunks_listed(PGresult *res, void *arg)
 {
 	qctx *q = arg;
@@ -1062,6 +1250,27 @@ static void chunks_listed(PGresult *res, void *arg)
 		if (q->need[c])
 			q->cols[q->ncols++] = c;
 	q->pass = 1;
+	if (q->personal) {
+		/* By subject when this content's projection is kept; else by chunk,
+		 * and this query builds it for the next ones. */
+		q->pc = q->r->app->projections;
+		proj_digest_chunks(q);
+		q->proj = projcache_get(q->pc, q->dataset, q->digest, q->need);
+		if (q->proj) {
+			agg_free(q->a);
+			o.by_subject = true;
+			q->a = agg_new(&q->plan, &q->sch, &o, err, sizeof err);
+			if (!q->a) {
+				http_reply_error(q->r, 400, "invalid_argument", "%s", err);
+				return;
+			}
+			workers_submit(q->r->app->workers, subjects_numbers, subjects_numbered, q);
+			return;
+		}
+		q->building = projcache_begin(q->pc, q->dataset, q->digest, q->proj_cols);
+		for (int c = 0; c < q->sch.ncols; c++)
+			q->proj_cols[c] |= q->need[c];
+	}
 	q->w0 = 0;
 	scan_window(q);
 }

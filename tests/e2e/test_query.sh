@@ -187,8 +187,11 @@ jq -r .subject "$FD_TMP/consents.ndjson" | psql_ -c "\\copy plain.consenting FRO
 PQ() { printf '{"dataset":"%s","purpose":"dpv:ImproveTransportMobility","measures":[{"fn":"COUNT"},{"fn":"COUNT_SUBJECTS"},{"fn":"SUM","column":"delay_s"}],"groupBy":[{"column":"district"}]%s}' "$PR" "${1:-}"; }
 # capped at 2 rows per driver: COUNT = 2 x drivers, SUM = 2 x their delay
 PWANT="SELECT district, 2 * count(DISTINCT driver_id), count(DISTINCT driver_id), sum(delay_s) * 2 / 3 FROM plain.probes WHERE driver_id IN (SELECT driver_id FROM plain.consenting) GROUP BY 1 HAVING count(DISTINCT driver_id) >= 76"
+proj_ev() { curl -s "$URL/metrics" | awk -v e="$1" '$1 == "fiducia_query_projection_total{event=\""e"\"}" { print $2 }'; }
+check "no projection of the probes yet" test "$(proj_ev built)" = 0
 req POST /v1/queries "$CITY" "$(PQ)"
 expect_status 200 "a personal query under DP"
+check "the first query scanned by chunk and built the subject-order projection" test "$(proj_ev built)" = 1 -a "$(proj_ev hit)" = 0
 same_rows "consenting drivers only, 2 of each driver's 3 rows, COUNT_SUBJECTS" "$PWANT"
 expect_json '.epsilonSpent' 1 "epsilon 1 spent (the baseline's epsilonPerQuery)"
 expect_json '.budgetRemaining' 9 "9 of the baseline's 10 left this month"
@@ -221,6 +224,7 @@ psql_ -c "DELETE FROM plain.consenting WHERE driver_id = '$DRV'"
 req POST /v1/queries "$CITY" "$(PQ)"
 expect_json '.repeat // false' false "after a withdrawal, the question is answered again (the data changed)"
 same_rows "the withdrawn driver no longer counted" "$PWANT"
+check "... scanning the projection by subject (caps decided subject by subject)" test "$(proj_ev hit)" = 1
 expect_json '.budgetRemaining' 8 "spending epsilon again"
 
 # group by the subject: refused, by policy validation, before any data is read
@@ -252,6 +256,8 @@ sleep 5
 req POST /v1/queries "$CITY" "$(PQ "$LAPSE")"
 expect_json '.repeat // false' false "past validUntil, the same question is answered again"
 same_rows "and drv-0010 is no longer counted" "$PWANT"
+check "a query needing another column scanned by chunk and rebuilt the projection with it, the next read it" \
+	test "$(proj_ev built)" = 2 -a "$(proj_ev hit)" = 2
 
 # the budget: spend down to 1 left, then race two processes for it (an
 # answer kept from a past period goes with the next release)
@@ -321,6 +327,7 @@ check "the column cache is in the metrics" test -n "$P0"
 req POST "/v1/datasets/$PR/subjects/drv-0007/erase" "$NAV"; expect_status 200 "a driver's rows erased"
 P1=$(purged)
 check "the re-sealed chunk's cached columns are wiped at once ($P0 -> $P1)" test "${P1:-0}" -gt "${P0:-0}"
+check "and the dataset's projection with them" test "$(proj_ev purged)" = 1
 req DELETE "/v1/datasets/$JAMS" "$NAV"; expect_status 200 "the jams dataset withdrawn"
 P2=$(purged)
 check "its cached columns are wiped at once too ($P1 -> $P2)" test "${P2:-0}" -gt "${P1:-0}"
