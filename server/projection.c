@@ -409,7 +409,7 @@ proj *proj_build(const schema *s, const bool need[SCHEMA_MAX_COLUMNS],
 	for (uint32_t k = 0; k < p->nsubj; k++)
 		p->starts[k + 1] += p->starts[k];
 	uint32_t *dest = pj_calloc(rows, sizeof *dest), *cur = map;
-	if (mapcap < p->nsubj) {
+	if (mapcap < p->nsubj || !cur) {
 		free(map);
 		cur = pj_calloc(p->nsubj, sizeof *cur);
 	}

@@ -272,12 +272,16 @@ req GET /v1/budgets "$CITY"
 expect_json ".budgets[] | select(.dataset == \"$PR\") | .epsilonRemaining" 1 "GET /v1/budgets: 1 left"
 expect_json ".budgets[] | select(.dataset == \"$PR\") | .queries" 9 "GET /v1/budgets: 9 queries debited"
 mkdir -p "$FD_TMP/qb"; cp -a "$FD_TMP/qa/keys" "$FD_TMP/qb/"
-fd_start qb --set "database_url=$PG_URL" --set query_noise=zero --set query_max_groups_per_subject=1 || fd_finish
+# (the second process keeps no projection: its personal queries all scan by chunk)
+fd_start qb --set "database_url=$PG_URL" --set query_noise=zero --set query_max_groups_per_subject=1 \
+	--set query_projection_bytes=0 || fd_finish
 URL_B=$URL; URL=$URL_A
 race() { curl -s -o "$FD_TMP/race$1" -w '%{http_code}\n' -X POST "$2/v1/queries" -H "Authorization: Bearer $CITY" \
 	-H 'Content-Type: application/json' --data-binary "$(PQ ",\"filters\":[{\"column\":\"road_type\",\"op\":\"EQ\",\"values\":[\"$1\"]}]")"; }
 CODES=$( (race 1 "$URL_A" & race 2 "$URL_B" & wait) | sort | tr '\n' ' ')
 check "two processes race for the last epsilon: exactly one wins ($CODES)" test "$CODES" = "200 429 "
+check "with query_projection_bytes=0 a process never builds a projection" \
+	test "$(curl -s "$URL_B/metrics" | awk '$1 == "fiducia_query_projection_total{event=\"built\"}" { print $2 }')" = 0
 LOSER=$(grep -l budget_exhausted "$FD_TMP/race1" "$FD_TMP/race2")
 check "the loser is told the budget left and the epsilon needed" test "$(jq -r '.epsilonNeeded' "$LOSER")" = 1
 req POST /v1/queries "$CITY" "$(PQ ",\"filters\":[{\"column\":\"road_type\",\"op\":\"EQ\",\"values\":[\"3\"]}]")"

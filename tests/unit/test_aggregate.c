@@ -955,6 +955,12 @@ static void test_many_by_subject(void)
 		check_bound(a, false);
 		agg_free(a);
 	}
+	/* more groups than the limit: the scan fails, and says it was the groups */
+	char err[128];
+	agg_opts few = {.group_limit = 10, .parts = 1, .by_subject = true};
+	agg *a = agg_new(&p, &S, &few, err, sizeof err);
+	CHECK(!agg_scan_subjects(a, 0, &in, &rng) && !agg_too_large(a));
+	agg_free(a);
 	query_plan_free(&p);
 	free(count);
 	free(t);
