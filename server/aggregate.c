@@ -1650,6 +1650,18 @@ bool agg_scan_subjects(agg *a, int part_no, const agg_input *in, const dp_rng *r
 	uint32_t rows = in->rows;
 	if (!rows)
 		return true;
+	/* the slice's columns on their way to the cache before the passes over them */
+	for (int c = 0; c < a->s->ncols; c++) {
+		const chunk_column *k = in->cols[c];
+		if (!k)
+			continue;
+		const uint8_t *base = k->i   ? (const uint8_t *)k->i
+		                      : k->f ? (const uint8_t *)k->f
+		                             : (const uint8_t *)k->idx;
+		size_t bytes = (size_t)rows * (k->i || k->f ? 8 : 4);
+		for (size_t o = 0; base && o < bytes; o += 64)
+			__builtin_prefetch(base + o, 0, 1);
+	}
 	scratch(t, rows);
 	t->scanned += rows;
 	size_t n = select_rows(a, t, part_no, in);
