@@ -32,10 +32,16 @@ static uint64_t from_bits(dp_rng *r, uint64_t n, void (*bits)(dp_rng *, uint64_t
 	return (uint64_t)(m >> 64);
 }
 
+/* randombytes, a buffer at a time: a released answer draws thousands of
+ * values, and each randombytes_buf is a getrandom system call. */
 static void sodium_bits(dp_rng *r, uint64_t *x)
 {
-	(void)r;
-	randombytes_buf(x, sizeof *x);
+	if (r->used + sizeof *x > sizeof r->buf) {
+		randombytes_buf(r->buf, sizeof r->buf);
+		r->used = 0;
+	}
+	memcpy(x, r->buf + r->used, sizeof *x);
+	r->used += sizeof *x;
 }
 
 static uint64_t sodium_uniform(dp_rng *r, uint64_t n)
@@ -93,6 +99,7 @@ void dp_rng_sodium(dp_rng *r)
 {
 	memset(r, 0, sizeof *r);
 	r->uniform = sodium_uniform;
+	r->used = sizeof r->buf; /* filled at the first draw */
 }
 
 void dp_rng_seeded(dp_rng *r, uint64_t seed)

@@ -26,7 +26,8 @@ typedef struct dp_rng {
 	/* A uniform integer in [0, n), n >= 1. */
 	uint64_t (*uniform)(struct dp_rng *r, uint64_t n);
 	bool zero; /* tests only: every sample is 0 */
-	/* dp_rng_seeded's state */
+	/* the keystream's state (dp_rng_seeded, dp_rng_stream); buf and used also
+	 * buffer dp_rng_sodium's randombytes */
 	uint8_t key[32];
 	uint64_t counter;
 	uint8_t buf[512]; /* eight ChaCha20 blocks a call: libsodium's SIMD path */

@@ -105,6 +105,8 @@ struct qctx {
 	projcache *pc;
 	proj *proj;
 	uint32_t *proj_nos; /* per projection subject: its number, 0 when not counted */
+	uint32_t *slices;   /* nslices + 1 row numbers at subject boundaries, about SLICE apart */
+	size_t nslices, next_slice; /* next_slice: the next one a worker takes (atomic) */
 	uint8_t digest[PROJ_DIGEST_BYTES];
 	bool building;
 	bool proj_cols[SCHEMA_MAX_COLUMNS];
@@ -155,6 +157,7 @@ static void qctx_free(void *p)
 	if (q->building)
 		projcache_abandon(q->pc, q->dataset);
 	free(q->proj_nos);
+	free(q->slices);
 	agg_free(q->a);
 	disc_result_free(&q->res);
 	if (q->have_plan)
@@ -1125,8 +1128,9 @@ static uint32_t subject_boundary(const proj *p, uint32_t r)
 	return p->starts[lo];
 }
 
-/* Worker: partition j->part's share of the subjects, in slices of about
- * SLICE rows that never cut a subject. */
+/* Worker: slices of the projection, taken one at a time by whichever worker
+ * is free (a slice holds whole subjects, so any partition may take any
+ * slice; static halves left one worker idle up to 15% of the scan). */
 static void subjects_work(void *arg)
 {
 	struct qjob *j = arg;
@@ -1135,21 +1139,17 @@ static void subjects_work(void *arg)
 	agg_input all = {.rows = p->rows, .subj_nos = q->proj_nos};
 	for (int k = 0; k < q->ncols; k++)
 		all.cols[q->cols[k]] = &p->cols[q->cols[k]];
-	uint64_t parts = (uint64_t)q->parts;
-	uint32_t lo = subject_boundary(p,
-	                               (uint32_t)((uint64_t)p->rows * (uint64_t)j->part / parts)),
-	         hi = subject_boundary(
-	                 p, (uint32_t)((uint64_t)p->rows * (uint64_t)(j->part + 1) / parts));
-	while (lo < hi) {
-		uint32_t e = subject_boundary(p, hi - lo > SLICE ? lo + SLICE : hi);
+	for (;;) {
+		size_t i = __atomic_fetch_add(&q->next_slice, 1, __ATOMIC_RELAXED);
+		if (i >= q->nslices)
+			return;
 		chunk_column cols[SCHEMA_MAX_COLUMNS];
 		agg_input sl;
-		agg_input_slice(&all, lo, e - lo, cols, &sl);
+		agg_input_slice(&all, q->slices[i], q->slices[i + 1] - q->slices[i], cols, &sl);
 		if (!agg_scan_subjects(q->a, j->part, &sl, &q->sampling)) {
 			__atomic_store_n(&q->failed_groups, true, __ATOMIC_RELAXED);
 			return;
 		}
-		lo = e;
 	}
 }
 
@@ -1179,6 +1179,18 @@ static void subjects_numbers(void *arg)
 	if (!q->proj_nos)
 		abort();
 	consent_view_numbers(q->view, p->nonce, &sc, &none, q->proj_nos);
+	/* the slices: about SLICE rows each, never cutting a subject */
+	q->slices = malloc(((size_t)p->rows / SLICE + 2) * sizeof *q->slices);
+	if (!q->slices)
+		abort();
+	q->nslices = 0;
+	q->slices[0] = 0;
+	for (uint32_t lo = 0; lo < p->rows;) {
+		uint32_t e = subject_boundary(p, p->rows - lo > SLICE ? lo + SLICE : p->rows);
+		q->slices[++q->nslices] = e;
+		lo = e;
+	}
+	q->next_slice = 0;
 }
 
 static void subjects_numbered(void *arg)
