@@ -1031,6 +1031,62 @@ static void test_group_sampling(void)
 	query_plan_free(&p);
 }
 
+/* By subject, the group cap on subjects with many pairs, and a cap near
+ * their number: each keeps exactly L0 groups, and across seeds every group
+ * is kept about as often (L0 / m times). */
+static void test_subject_group_cap_paths(void)
+{
+	make_schema(true);
+	static rowset rs;
+	static char names[200][8];
+	static built b;
+	query_plan p;
+	CHECK(plan("{\"dataset\":\"ds-0123456789abcdef\",\"purpose\":\"x\",\"measures\":["
+	           "{\"fn\":\"COUNT\"}],\"groupBy\":[{\"column\":\"district\"}]}",
+	           &p));
+	struct {
+		uint32_t m, l0;
+	} cases[] = {{100, 10}, {140, 10}, {100, 70}};
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		uint32_t m = cases[c].m, l0 = cases[c].l0;
+		memset(&rs, 0, sizeof rs);
+		for (uint32_t r = 0; r < m; r++) {
+			snprintf(names[r], sizeof names[r], "D%03u", r);
+			rs.subj[r] = 1;
+			rs.district[r] = names[r];
+			rs.keep[r] = 1;
+			rs.t[r] = DAY0;
+		}
+		rs.n = m;
+		sort_built(&rs, &b);
+		agg_opts o = {.group_limit = 1000, .parts = 1, .max_rows = 1, .max_groups = l0};
+		int kept[200] = {0};
+		const int seeds = 200;
+		for (int seed = 1; seed <= seeds; seed++) {
+			dp_rng rng;
+			dp_rng_seeded(&rng, (uint64_t)seed);
+			agg *a = run_subjects(&p, &o, &b.in, 1000, &rng);
+			int64_t rows = 0;
+			for (size_t g = 0; g < agg_ngroups(a); g++) {
+				const agg_group *G = agg_get(a, g);
+				rows += G->rows;
+				kept[atoi(G->keys[0] + 1)] += G->rows > 0;
+			}
+			agg_stats st;
+			agg_stats_get(a, &st);
+			CHECK(rows == l0 && st.subjects_capped == 1 &&
+			      st.rows_dropped_by_caps == m - l0);
+			agg_free(a);
+		}
+		double want = (double)seeds * l0 / m;
+		int bad = 0;
+		for (uint32_t r = 0; r < m; r++)
+			bad += fabs(kept[r] - want) > 5 * sqrt(want) + 1;
+		CHECK(bad == 0);
+	}
+	query_plan_free(&p);
+}
+
 /* part_mod and part_div against % and / for every partition count. */
 static void test_partition_arith(void)
 {
@@ -1060,4 +1116,4 @@ static void test_partition_arith(void)
 
 TEST_MAIN(TU_CASE(test_measures), TU_CASE(test_caps), TU_CASE(test_disclosure),
           TU_CASE(test_many_subjects), TU_CASE(test_many_by_subject), TU_CASE(test_group_sampling),
-          TU_CASE(test_partition_arith))
+          TU_CASE(test_subject_group_cap_paths), TU_CASE(test_partition_arith))
