@@ -35,7 +35,7 @@
 #include "fiducia/v1/queries.pb-c.h"
 
 #define QWIN       32   /* chunks per scan window */
-#define SLICE      4096 /* rows per agg_scan_subjects call, about */
+#define SLICE      8192 /* rows per agg_scan_subjects call, about */
 #define BASELINE   "baseline"
 #define MAX_PARTS  8
 #define NREASONS   (PDP_MAX_REASONS + 4)
