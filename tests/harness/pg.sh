@@ -43,15 +43,11 @@ start)
 		--no-sync > "$state/initdb.log" 2>&1 || { cat "$state/initdb.log"; exit 1; }
 		# Also on loopback TCP (trust, as initdb sets it: a throw-away cluster)
 	# so that tests can reach it by host name.
-	port=0
-	for _ in $(seq 1 50); do
-		p=$((20000 + RANDOM % 20000))
-		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { port=$p; break; }
-	done
-	[ "$port" != 0 ] || { echo "pg.sh: no free port"; exit 1; }
+	# A port below the kernel's ephemeral range (32768 and up), so that no
+	# client connection's local port takes it between the probe and the
+	# bind; and another port when the bind fails all the same.
 	cat >> "$root/data/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
-port = $port
 unix_socket_directories = '$root/run'
 unix_socket_permissions = 0700
 fsync = off
@@ -59,7 +55,23 @@ max_connections = 200
 CONF
 	touch "$state/server.log"
 	[ "$(id -u)" = 0 ] && chown "$pguser:" "$state/server.log" && chmod 711 "$state"
-	pg_ctl_ -l "$state/server.log" -w -t 60 start > /dev/null || { cat "$state/server.log"; exit 1; }
+	started=0
+	for _ in 1 2 3 4 5; do
+		port=0
+		for _ in $(seq 1 50); do
+			p=$((20000 + RANDOM % 12000))
+			(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { port=$p; break; }
+		done
+		[ "$port" != 0 ] || { echo "pg.sh: no free port"; exit 1; }
+		echo "port = $port" > "$root/data/postgresql.auto.conf"
+		[ "$(id -u)" = 0 ] && chown "$pguser:" "$root/data/postgresql.auto.conf"
+		if pg_ctl_ -l "$state/server.log" -w -t 60 start > /dev/null; then
+			started=1
+			break
+		fi
+		grep -q "Address already in use" "$state/server.log" || break
+	done
+	[ "$started" = 1 ] || { cat "$state/server.log"; exit 1; }
 		echo "host=$root/run port=$port dbname=postgres user=fiducia" > "$state/conninfo"
 	echo "host=localhost port=$port dbname=postgres user=fiducia" > "$state/conninfo_tcp"
 	echo "PostgreSQL test cluster up: $(cat "$state/conninfo")"
