@@ -81,7 +81,10 @@ es256() { # KEY: signs stdin, prints the base64url JWS signature
 	hex=${hex:4}                       # SEQUENCE tag + length (short form)
 	rl=$((16#${hex:2:2})); r=${hex:4:rl*2}; hex=${hex:4+rl*2}
 	sl=$((16#${hex:2:2})); s=${hex:4:sl*2}
-	r=$(printf '%64s' "${r: -64}" | tr ' ' 0); s=$(printf '%64s' "${s: -64}" | tr ' ' 0)
+	# to 32 bytes each: left-pad first (one time in 256 an INTEGER is shorter, and
+	# ${x: -64} of a shorter string is empty), then drop DER's leading 00
+	r=$(printf '%64s' "$r" | tr ' ' 0); s=$(printf '%64s' "$s" | tr ' ' 0)
+	r=${r: -64}; s=${s: -64}
 	printf '%s%s' "$r" "$s" | xxd -r -p | b64url
 }
 es_h=$(printf '{"alg":"ES256","typ":"JWT"}' | b64url)
