@@ -5,6 +5,7 @@
 #include "batch.h"
 
 #include <math.h>
+#include <sodium.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -500,6 +501,7 @@ static void part_free(const agg *a, part *t)
 		free(t->bin[i]);
 	}
 	free(t->dense);
+	sodium_memzero(&t->rng, sizeof t->rng); /* the sampling keystream */
 	free(t->lp);
 	free(t->lstamp);
 	free(t->lslot);

@@ -795,6 +795,14 @@ static void withdraw_step(txn *t, PGresult *res)
 	}
 }
 
+/* After the COMMIT: void any projection built from chunks listed before it
+ * (the forget before the COMMIT wiped the one there was). */
+static void withdraw_reply(txn *t)
+{
+	projcache_forget(t->r->app->projections, http_param(t->r, "ds"));
+	reply_dataset_from_txn(t);
+}
+
 static void withdraw_dataset(http_req *r)
 {
 	if (!ds_id_valid(http_param(r, "ds"))) {
@@ -803,7 +811,7 @@ static void withdraw_dataset(http_req *r)
 	}
 	txn *t = txn_start(r, withdraw_step, NULL);
 	t->ok_status = 200;
-	t->reply = reply_dataset_from_txn;
+	t->reply = withdraw_reply;
 }
 
 /* ---- POST /v1/datasets/{ds}/keys/rotate --------------------------------- */

@@ -34,10 +34,16 @@ static void wipe_free(void *p, size_t n)
 /* A zeroed per-row array of n bytes: from 2 MiB on, a mapping aligned to
  * huge pages and advised to use them (a query streams through hundreds of
  * megabytes: fewer TLB misses); free it with rows_free(p, n). */
+static size_t mapped(size_t n) /* whole huge pages: munmap wants page boundaries */
+{
+	return (n + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+}
+
 static void *rows_alloc(size_t n)
 {
 	if (n < BIG)
 		return pj_calloc(n, 1);
+	n = mapped(n);
 	size_t len = n + HUGE_PAGE;
 	uint8_t *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (m == MAP_FAILED)
@@ -62,7 +68,7 @@ static void rows_free(void *p, size_t n)
 	if (n < BIG)
 		free(p);
 	else
-		munmap(p, n);
+		munmap(p, mapped(n));
 }
 
 void proj_free(proj *p)
@@ -458,7 +464,7 @@ proj *proj_build(const schema *s, const bool need[SCHEMA_MAX_COLUMNS],
 	for (int k = 0; k < sh.ncols; k++)
 		p->bytes += sh.bytes[k];
 	wipe_free(rsub, (size_t)rows * sizeof *rsub);
-	free(dest);
+	wipe_free(dest, (size_t)rows * sizeof *dest); /* with starts, it names each row's subject */
 	return p;
 }
 
@@ -499,9 +505,11 @@ typedef struct pent {
 	char dataset[DATASET_MAX];
 	uint8_t digest[PROJ_DIGEST_BYTES]; /* of cur */
 	held *cur;
-	uint64_t used; /* tick of its last hit or put: the LRU */
-	bool building, forgotten;
+	uint64_t used;    /* tick of its last hit or put: the LRU */
+	uint64_t forgets; /* projcache_forget calls: a build begun before the last is void */
+	bool building;
 	uint8_t bdigest[PROJ_DIGEST_BYTES]; /* the build's */
+	uint64_t bepoch;                    /* ... and the forgets it was begun under */
 } pent;
 
 struct projcache {
@@ -537,20 +545,32 @@ static pent *find(projcache *c, const char *dataset, bool make)
 	return e;
 }
 
-static void held_drop(projcache *c, held *h)
+/* h off the cache's list, onto dead: wiped by bury once the lock is let go
+ * (wiping hundreds of MiB must not hold up other threads' lookups). */
+static void held_drop(projcache *c, held *h, held **dead)
 {
 	for (held **pp = &c->helds; *pp; pp = &(*pp)->next)
 		if (*pp == h) {
 			*pp = h->next;
 			break;
 		}
-	proj_free(h->p);
-	free(h);
+	h->next = *dead;
+	*dead = h;
+}
+
+static void bury(held *dead)
+{
+	while (dead) {
+		held *h = dead;
+		dead = h->next;
+		proj_free(h->p);
+		free(h);
+	}
 }
 
 /* The dataset's projection is no longer current: wiped now, or at its
  * last release. Under the lock. */
-static void unlink_cur(projcache *c, pent *e)
+static void unlink_cur(projcache *c, pent *e, held **dead)
 {
 	held *h = e->cur;
 	if (!h)
@@ -559,7 +579,7 @@ static void unlink_cur(projcache *c, pent *e)
 	h->linked = false;
 	c->bytes -= h->p->bytes;
 	if (!h->refs)
-		held_drop(c, h);
+		held_drop(c, h, dead);
 }
 
 void projcache_free(projcache *c)
@@ -571,8 +591,10 @@ void projcache_free(projcache *c)
 		c->ents = e->next;
 		free(e);
 	}
+	held *dead = NULL;
 	while (c->helds) /* no query may be reading any more */
-		held_drop(c, c->helds);
+		held_drop(c, c->helds, &dead);
+	bury(dead);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
 }
@@ -581,9 +603,16 @@ proj *projcache_get(projcache *c, const char *dataset, const uint8_t digest[PROJ
                     const bool need[SCHEMA_MAX_COLUMNS])
 {
 	proj *out = NULL;
+	held *dead = NULL;
 	pthread_mutex_lock(&c->mu);
 	pent *e = find(c, dataset, false);
-	if (e && e->cur && sodium_memcmp(e->digest, digest, PROJ_DIGEST_BYTES) == 0) {
+	if (e && e->cur && sodium_memcmp(e->digest, digest, PROJ_DIGEST_BYTES) != 0) {
+		/* the dataset's chunks changed (in this process or another): its
+		 * content is not coming back, and may hold erased rows */
+		unlink_cur(c, e, &dead);
+		c->st.purged++;
+	}
+	if (e && e->cur) {
 		bool all = true;
 		for (int k = 0; k < SCHEMA_MAX_COLUMNS && all; k++)
 			all = !need[k] || e->cur->p->have[k];
@@ -598,6 +627,7 @@ proj *projcache_get(projcache *c, const char *dataset, const uint8_t digest[PROJ
 	else
 		c->st.misses++;
 	pthread_mutex_unlock(&c->mu);
+	bury(dead);
 	return out;
 }
 
@@ -605,28 +635,39 @@ void projcache_release(projcache *c, proj *p)
 {
 	if (!p)
 		return;
+	held *dead = NULL;
 	pthread_mutex_lock(&c->mu);
 	for (held *h = c->helds; h; h = h->next)
 		if (h->p == p) {
 			if (--h->refs == 0 && !h->linked)
-				held_drop(c, h);
+				held_drop(c, h, &dead);
 			break;
 		}
 	pthread_mutex_unlock(&c->mu);
+	bury(dead);
+}
+
+uint64_t projcache_epoch(projcache *c, const char *dataset)
+{
+	pthread_mutex_lock(&c->mu);
+	pent *e = find(c, dataset, true);
+	uint64_t n = e ? e->forgets : 0;
+	pthread_mutex_unlock(&c->mu);
+	return n;
 }
 
 bool projcache_begin(projcache *c, const char *dataset, const uint8_t digest[PROJ_DIGEST_BYTES],
-                     bool also[SCHEMA_MAX_COLUMNS])
+                     uint64_t epoch, bool also[SCHEMA_MAX_COLUMNS])
 {
 	memset(also, 0, SCHEMA_MAX_COLUMNS * sizeof *also);
 	if (!c->max_bytes)
 		return false;
 	pthread_mutex_lock(&c->mu);
 	pent *e = find(c, dataset, true);
-	bool ok = e && !e->building;
+	bool ok = e && !e->building && e->forgets == epoch;
 	if (ok) {
 		e->building = true;
-		e->forgotten = false;
+		e->bepoch = epoch;
 		memcpy(e->bdigest, digest, PROJ_DIGEST_BYTES);
 		if (e->cur && sodium_memcmp(e->digest, digest, PROJ_DIGEST_BYTES) == 0)
 			memcpy(also, e->cur->p->have, SCHEMA_MAX_COLUMNS * sizeof *also);
@@ -637,7 +678,7 @@ bool projcache_begin(projcache *c, const char *dataset, const uint8_t digest[PRO
 
 /* Evict the least recently used projections nobody reads until the bytes
  * fit (keep: the one just put). Under the lock. */
-static void evict(projcache *c, const pent *keep)
+static void evict(projcache *c, const pent *keep, held **dead)
 {
 	while (c->bytes > c->max_bytes) {
 		pent *lru = NULL;
@@ -646,7 +687,7 @@ static void evict(projcache *c, const pent *keep)
 				lru = e;
 		if (!lru)
 			return;
-		unlink_cur(c, lru);
+		unlink_cur(c, lru, dead);
 		c->st.evictions++;
 	}
 }
@@ -661,13 +702,14 @@ void projcache_put(projcache *c, const char *dataset, proj *p)
 		return;
 	}
 	e->building = false;
-	if (e->forgotten || p->bytes > c->max_bytes) {
+	if (e->forgets != e->bepoch || p->bytes > c->max_bytes) {
 		c->st.dropped++;
 		pthread_mutex_unlock(&c->mu);
 		proj_free(p);
 		return;
 	}
-	unlink_cur(c, e);
+	held *dead = NULL;
+	unlink_cur(c, e, &dead);
 	held *h = pj_calloc(1, sizeof *h);
 	h->p = p;
 	h->linked = true;
@@ -678,8 +720,9 @@ void projcache_put(projcache *c, const char *dataset, proj *p)
 	e->used = ++c->tick;
 	c->bytes += p->bytes;
 	c->st.builds++;
-	evict(c, e);
+	evict(c, e, &dead);
 	pthread_mutex_unlock(&c->mu);
+	bury(dead);
 }
 
 void projcache_abandon(projcache *c, const char *dataset)
@@ -693,15 +736,17 @@ void projcache_abandon(projcache *c, const char *dataset)
 
 void projcache_forget(projcache *c, const char *dataset)
 {
+	held *dead = NULL;
 	pthread_mutex_lock(&c->mu);
-	pent *e = find(c, dataset, false);
+	pent *e = find(c, dataset, true);
 	if (e) {
 		if (e->cur)
 			c->st.purged++;
-		unlink_cur(c, e);
-		e->forgotten = true; /* a build under way began before: its data is old */
+		unlink_cur(c, e, &dead);
+		e->forgets++; /* a build begun before (on chunks listed before) is void */
 	}
 	pthread_mutex_unlock(&c->mu);
+	bury(dead);
 }
 
 void projcache_stats_get(projcache *c, projcache_stats *out)

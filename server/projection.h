@@ -65,26 +65,33 @@ projcache *projcache_new(size_t max_bytes) __attribute__((warn_unused_result));
 void projcache_free(projcache *c);
 
 /* dataset's projection for digest, pinned, when it holds every column with
- * need[c]; else NULL. */
+ * need[c]; else NULL. One for another digest is dropped: the chunk list
+ * moved on (here or in another process), and it may hold erased rows. */
 proj *projcache_get(projcache *c, const char *dataset, const uint8_t digest[PROJ_DIGEST_BYTES],
                     const bool need[SCHEMA_MAX_COLUMNS]);
 void projcache_release(projcache *c, proj *p);
 
-/* Claim the build of dataset's projection for digest: false when another
- * is under way for it, or when nothing may be kept. On true, also[c] is set
+/* The dataset's count of projcache_forget calls, to take before listing its
+ * chunks: a build of chunks listed before a forget must not be kept. */
+uint64_t projcache_epoch(projcache *c, const char *dataset);
+/* Claim the build of dataset's projection for digest, from chunks listed
+ * under epoch: false when another is under way for it, when the dataset was
+ * forgotten since epoch, or when nothing may be kept. On true, also[c] is set
  * for the columns the current projection of that digest holds (worth
  * building again with the new ones), and the caller ends with exactly one
  * projcache_put or projcache_abandon. */
 bool projcache_begin(projcache *c, const char *dataset, const uint8_t digest[PROJ_DIGEST_BYTES],
-                     bool also[SCHEMA_MAX_COLUMNS]);
+                     uint64_t epoch, bool also[SCHEMA_MAX_COLUMNS]);
 /* The claimed build's result, owned by the cache from now on: it replaces
  * the dataset's projection. Dropped (wiped) when over the cap, or when the
- * dataset was forgotten since projcache_begin. */
+ * dataset was forgotten since the epoch the build began under. */
 void projcache_put(projcache *c, const char *dataset, proj *p);
 void projcache_abandon(projcache *c, const char *dataset);
 
 /* Wipe dataset's projection now (or when its last reader releases it), and
- * make a build under way come to nothing: its chunks changed. */
+ * void every build of chunks listed before: its chunks changed. Call it
+ * after the change commits (before too, to wipe early). Wiping happens
+ * outside the cache's lock, on the calling thread. */
 void projcache_forget(projcache *c, const char *dataset);
 
 typedef struct projcache_stats {

@@ -109,6 +109,7 @@ struct qctx {
 	size_t nslices, next_slice; /* next_slice: the next one a worker takes (atomic) */
 	uint8_t digest[PROJ_DIGEST_BYTES];
 	bool building;
+	uint64_t proj_epoch; /* the dataset's projection forgets before its chunks were listed */
 	bool proj_cols[SCHEMA_MAX_COLUMNS];
 	bool failed_integrity, failed_groups;
 	bool again, finish_failed, disc_failed; /* finish_work's outcome */
@@ -158,6 +159,8 @@ static void qctx_free(void *p)
 		projcache_abandon(q->pc, q->dataset);
 	free(q->proj_nos);
 	free(q->slices);
+	sodium_memzero(&q->rng, sizeof q->rng); /* the noise's buffered randomness */
+	sodium_memzero(&q->sampling, sizeof q->sampling);
 	agg_free(q->a);
 	disc_result_free(&q->res);
 	if (q->have_plan)
@@ -1279,7 +1282,8 @@ static void chunks_listed(PGresult *res, void *arg)
 			workers_submit(q->r->app->workers, subjects_numbers, subjects_numbered, q);
 			return;
 		}
-		q->building = projcache_begin(q->pc, q->dataset, q->digest, q->proj_cols);
+		q->building =
+		        projcache_begin(q->pc, q->dataset, q->digest, q->proj_epoch, q->proj_cols);
 		for (int c = 0; c < q->sch.ncols; c++)
 			q->proj_cols[c] |= q->need[c];
 	}
@@ -1289,6 +1293,10 @@ static void chunks_listed(PGresult *res, void *arg)
 
 static void list_chunks(qctx *q)
 {
+	if (q->personal) { /* before the list: a withdrawal committed after it voids the build */
+		q->pc = q->r->app->projections;
+		q->proj_epoch = projcache_epoch(q->pc, q->dataset);
+	}
 	const char *p[1] = {q->dataset};
 	db_query(q->r->app->db,
 	         "SELECT c.id, c.rows, c.key_version FROM chunks c JOIN batches b ON b.dataset = "

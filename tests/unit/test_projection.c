@@ -186,16 +186,17 @@ static void test_cache(void)
 	uint8_t d1[PROJ_DIGEST_BYTES] = {1}, d2[PROJ_DIGEST_BYTES] = {2};
 	projcache *c = projcache_new(1 << 20);
 	CHECK(projcache_get(c, "ds-a", d1, two) == NULL);
-	CHECK(projcache_begin(c, "ds-a", d1, also) && !also[0]);
-	CHECK(!projcache_begin(c, "ds-a", d1, also)); /* one build at a time */
+	CHECK(projcache_begin(c, "ds-a", d1, projcache_epoch(c, "ds-a"), also) && !also[0]);
+	CHECK(!projcache_begin(c, "ds-a", d1, projcache_epoch(c, "ds-a"),
+	                       also)); /* one build at a time */
 	projcache_put(c, "ds-a", build(two));
 	proj *p = projcache_get(c, "ds-a", d1, two);
 	CHECK(p != NULL && p->rows == NCH * ROWS);
-	CHECK(projcache_get(c, "ds-a", d2, two) == NULL);   /* another content */
 	CHECK(projcache_get(c, "ds-a", d1, three) == NULL); /* a column it lacks */
 	CHECK(projcache_get(c, "ds-b", d1, two) == NULL);
 	/* a build for more columns learns which ones the current holds */
-	CHECK(projcache_begin(c, "ds-a", d1, also) && also[0] && also[1] && !also[2]);
+	CHECK(projcache_begin(c, "ds-a", d1, projcache_epoch(c, "ds-a"), also) && also[0] &&
+	      also[1] && !also[2]);
 	projcache_put(c, "ds-a", build(three));
 	/* p, pinned, outlives its replacement (ASan would see a use after free) */
 	CHECK(p->cols[1].i[0] > 0);
@@ -208,17 +209,31 @@ static void test_cache(void)
 	CHECK(p->cols[2].ndict == 4);
 	projcache_release(c, p);
 	/* forgotten during a build: the build comes to nothing */
-	CHECK(projcache_begin(c, "ds-a", d1, also));
+	CHECK(projcache_begin(c, "ds-a", d1, projcache_epoch(c, "ds-a"), also));
 	projcache_forget(c, "ds-a");
 	projcache_put(c, "ds-a", build(two));
 	CHECK(projcache_get(c, "ds-a", d1, two) == NULL);
+	/* a build of chunks listed before a forget (the epoch taken before it) is refused */
+	uint64_t before = projcache_epoch(c, "ds-a");
+	projcache_forget(c, "ds-a");
+	CHECK(!projcache_begin(c, "ds-a", d1, before, also));
+	/* a projection of another digest is dropped by the next lookup: the chunks moved on */
+	CHECK(projcache_begin(c, "ds-a", d2, projcache_epoch(c, "ds-a"), also));
+	projcache_put(c, "ds-a", build(two));
+	projcache_stats st0;
+	projcache_stats_get(c, &st0);
+	CHECK(projcache_get(c, "ds-a", d1, two) == NULL);
+	projcache_stats st1;
+	projcache_stats_get(c, &st1);
+	CHECK(st1.purged == st0.purged + 1 && st1.entries == st0.entries - 1);
+	CHECK(projcache_get(c, "ds-a", d2, two) == NULL);
 	/* abandoned: another may build */
-	CHECK(projcache_begin(c, "ds-a", d1, also));
+	CHECK(projcache_begin(c, "ds-a", d1, projcache_epoch(c, "ds-a"), also));
 	projcache_abandon(c, "ds-a");
-	CHECK(projcache_begin(c, "ds-a", d1, also));
+	CHECK(projcache_begin(c, "ds-a", d1, projcache_epoch(c, "ds-a"), also));
 	projcache_put(c, "ds-a", build(two));
 	/* the cap: ds-b evicts ds-a, the least recently used */
-	CHECK(projcache_begin(c, "ds-b", d2, also));
+	CHECK(projcache_begin(c, "ds-b", d2, projcache_epoch(c, "ds-b"), also));
 	proj *big = build(three);
 	size_t one = big->bytes;
 	projcache_put(c, "ds-b", big);
@@ -227,9 +242,9 @@ static void test_cache(void)
 	CHECK(st.entries == 2 && st.bytes <= st.max_bytes);
 	projcache_free(c);
 	c = projcache_new(one + one / 2); /* room for one */
-	CHECK(projcache_begin(c, "ds-a", d1, also));
+	CHECK(projcache_begin(c, "ds-a", d1, projcache_epoch(c, "ds-a"), also));
 	projcache_put(c, "ds-a", build(three));
-	CHECK(projcache_begin(c, "ds-b", d1, also));
+	CHECK(projcache_begin(c, "ds-b", d1, projcache_epoch(c, "ds-b"), also));
 	projcache_put(c, "ds-b", build(three));
 	CHECK(projcache_get(c, "ds-a", d1, two) == NULL);
 	p = projcache_get(c, "ds-b", d1, two);
@@ -240,14 +255,14 @@ static void test_cache(void)
 	projcache_free(c);
 	/* too large for the cap, or no cap at all */
 	c = projcache_new(100);
-	CHECK(projcache_begin(c, "ds-a", d1, also));
+	CHECK(projcache_begin(c, "ds-a", d1, projcache_epoch(c, "ds-a"), also));
 	projcache_put(c, "ds-a", build(two));
 	CHECK(projcache_get(c, "ds-a", d1, two) == NULL);
 	projcache_stats_get(c, &st);
 	CHECK(st.dropped == 1 && st.bytes == 0);
 	projcache_free(c);
 	c = projcache_new(0);
-	CHECK(!projcache_begin(c, "ds-a", d1, also));
+	CHECK(!projcache_begin(c, "ds-a", d1, projcache_epoch(c, "ds-a"), also));
 	projcache_free(c);
 }
 
