@@ -1616,6 +1616,11 @@ static void subject_add(agg *a, part *t, size_t j0, size_t j1)
 	}
 }
 
+void agg_by_subject(agg *a)
+{
+	a->o.by_subject = true;
+}
+
 void agg_input_slice(const agg_input *in, uint32_t off, uint32_t rows,
                      chunk_column cols[SCHEMA_MAX_COLUMNS], agg_input *out)
 {

@@ -93,6 +93,9 @@ bool agg_scan(agg *a, int part, const agg_input *in) __attribute__((warn_unused_
  * once, at the partition's first call. Then agg_finish. */
 bool agg_scan_subjects(agg *a, int part, const agg_input *in, const dp_rng *rng)
         __attribute__((warn_unused_result));
+/* opts.by_subject, decided after agg_new (once agg_columns told which
+ * columns a projection must hold); before any scan. */
+void agg_by_subject(agg *a);
 
 /* rows rows of in from row off, as an input of their own (cols: room for its
  * columns, which point into in's). */

@@ -468,25 +468,26 @@ proj *proj_build(const schema *s, const bool need[SCHEMA_MAX_COLUMNS],
 	return p;
 }
 
-void proj_digest(size_t nchunks, const uint8_t (*ids)[CHUNK_ID_BYTES], const uint32_t *rows,
-                 const int *key_versions, uint8_t out[PROJ_DIGEST_BYTES])
+void proj_digest_init(proj_digest_state *d)
 {
-	crypto_generichash_state st;
-	crypto_generichash_init(&st, (const uint8_t *)"fiducia-projection-v1", 21,
+	crypto_generichash_init(&d->st, (const uint8_t *)"fiducia-projection-v1", 21,
 	                        PROJ_DIGEST_BYTES);
-	for (size_t i = 0; i < nchunks; i++) {
-		uint8_t b[8] = {(uint8_t)(rows[i] >> 24),
-		                (uint8_t)(rows[i] >> 16),
-		                (uint8_t)(rows[i] >> 8),
-		                (uint8_t)rows[i],
-		                (uint8_t)((uint32_t)key_versions[i] >> 24),
-		                (uint8_t)((uint32_t)key_versions[i] >> 16),
-		                (uint8_t)((uint32_t)key_versions[i] >> 8),
-		                (uint8_t)key_versions[i]};
-		crypto_generichash_update(&st, ids[i], CHUNK_ID_BYTES);
-		crypto_generichash_update(&st, b, sizeof b);
-	}
-	crypto_generichash_final(&st, out, PROJ_DIGEST_BYTES);
+}
+
+void proj_digest_chunk(proj_digest_state *d, const uint8_t id[CHUNK_ID_BYTES], uint32_t rows,
+                       int key_version)
+{
+	uint32_t kv = (uint32_t)key_version;
+	uint8_t b[8] = {
+	        (uint8_t)(rows >> 24), (uint8_t)(rows >> 16), (uint8_t)(rows >> 8), (uint8_t)rows,
+	        (uint8_t)(kv >> 24),   (uint8_t)(kv >> 16),   (uint8_t)(kv >> 8),   (uint8_t)kv};
+	crypto_generichash_update(&d->st, id, CHUNK_ID_BYTES);
+	crypto_generichash_update(&d->st, b, sizeof b);
+}
+
+void proj_digest_final(proj_digest_state *d, uint8_t out[PROJ_DIGEST_BYTES])
+{
+	crypto_generichash_final(&d->st, out, PROJ_DIGEST_BYTES);
 }
 
 /* ---- the cache -------------------------------------------------------------- */

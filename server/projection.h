@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sodium.h>
+
 #include "chunk.h"
 #include "schema.h"
 
@@ -54,9 +56,15 @@ proj *proj_build(const schema *s, const bool need[SCHEMA_MAX_COLUMNS],
                  int threads, char *err, size_t errlen) __attribute__((warn_unused_result));
 void proj_free(proj *p); /* wipes */
 
-/* The digest of a chunk list: ids (CHUNK_ID_BYTES each), rows and key versions. */
-void proj_digest(size_t nchunks, const uint8_t (*ids)[CHUNK_ID_BYTES], const uint32_t *rows,
-                 const int *key_versions, uint8_t out[PROJ_DIGEST_BYTES]);
+/* The digest of a chunk list: init, each chunk's id, rows and key version
+ * in the dataset's order, final. */
+typedef struct proj_digest_state {
+	crypto_generichash_state st;
+} proj_digest_state;
+void proj_digest_init(proj_digest_state *d);
+void proj_digest_chunk(proj_digest_state *d, const uint8_t id[CHUNK_ID_BYTES], uint32_t rows,
+                       int key_version);
+void proj_digest_final(proj_digest_state *d, uint8_t out[PROJ_DIGEST_BYTES]);
 
 typedef struct projcache projcache;
 

@@ -1204,26 +1204,6 @@ static void subjects_numbered(void *arg)
 		workers_submit(q->r->app->workers, subjects_work, subjects_worked, &q->jobs[p]);
 }
 
-/* q->digest: the chunk list's (projection.h). */
-static void proj_digest_chunks(qctx *q)
-{
-	size_t n = q->nchunks;
-	uint8_t(*ids)[CHUNK_ID_BYTES] = calloc(n + 1, sizeof *ids);
-	uint32_t *rows = calloc(n + 1, sizeof *rows);
-	int *kv = calloc(n + 1, sizeof *kv);
-	if (!ids || !rows || !kv)
-		abort();
-	for (size_t i = 0; i < n; i++) {
-		memcpy(ids[i], q->chunks[i].id, CHUNK_ID_BYTES);
-		rows[i] = q->chunks[i].rows;
-		kv[i] = q->chunks[i].key_version;
-	}
-	proj_digest(n, (const uint8_t(*)[CHUNK_ID_BYTES])ids, rows, kv, q->digest);
-	free(ids);
-	free(rows);
-	free(kv);
-}
-
 static void chunks_listed(PGresult *res, void *arg)
 {
 	qctx *q = arg;
@@ -1269,16 +1249,15 @@ static void chunks_listed(PGresult *res, void *arg)
 		/* By subject when this content's projection is kept; else by chunk,
 		 * and this query builds it for the next ones. */
 		q->pc = q->r->app->projections;
-		proj_digest_chunks(q);
+		proj_digest_state dg;
+		proj_digest_init(&dg);
+		for (size_t i = 0; i < q->nchunks; i++)
+			proj_digest_chunk(&dg, q->chunks[i].id, q->chunks[i].rows,
+			                  q->chunks[i].key_version);
+		proj_digest_final(&dg, q->digest);
 		q->proj = projcache_get(q->pc, q->dataset, q->digest, q->need);
 		if (q->proj) {
-			agg_free(q->a);
-			o.by_subject = true;
-			q->a = agg_new(&q->plan, &q->sch, &o, err, sizeof err);
-			if (!q->a) {
-				http_reply_error(q->r, 400, "invalid_argument", "%s", err);
-				return;
-			}
+			agg_by_subject(q->a);
 			workers_submit(q->r->app->workers, subjects_numbers, subjects_numbered, q);
 			return;
 		}

@@ -660,6 +660,14 @@ static uint64_t sm_next(void)
 	return z ^ (z >> 31);
 }
 
+/* What the many-subject tests ask: every measure, by DAY x district. */
+static const char MANY_QUERY[] =
+        "{\"dataset\":\"ds-0123456789abcdef\",\"purpose\":\"x\",\"measures\":["
+        "{\"fn\":\"COUNT\"},{\"fn\":\"SUM\",\"column\":\"delay_s\"},{\"fn\":"
+        "\"MEAN\",\"column\":\"speed_kmh\"},{\"fn\":\"HISTOGRAM\",\"column\":"
+        "\"speed_kmh\",\"bins\":[0,50,100,150,200]}],\"groupBy\":[{\"column\":"
+        "\"pub_time\",\"bucket\":\"DAY\"},{\"column\":\"district\"}]}";
+
 static void make_many(void)
 {
 	sm_state = 42;
@@ -799,13 +807,8 @@ static void test_many_subjects(void)
 {
 	make_schema(true);
 	make_many();
-	const char *q = "{\"dataset\":\"ds-0123456789abcdef\",\"purpose\":\"x\",\"measures\":["
-	                "{\"fn\":\"COUNT\"},{\"fn\":\"SUM\",\"column\":\"delay_s\"},{\"fn\":"
-	                "\"MEAN\",\"column\":\"speed_kmh\"},{\"fn\":\"HISTOGRAM\",\"column\":"
-	                "\"speed_kmh\",\"bins\":[0,50,100,150,200]}],\"groupBy\":[{\"column\":"
-	                "\"pub_time\",\"bucket\":\"DAY\"},{\"column\":\"district\"}]}";
 	query_plan p;
-	CHECK(plan(q, &p));
+	CHECK(plan(MANY_QUERY, &p));
 	dp_rng rng;
 	dp_rng_seeded(&rng, 7);
 	for (int parts = 1; parts <= 3; parts += 2) {
@@ -925,13 +928,8 @@ static void test_many_by_subject(void)
 	agg_input in = {.rows = total, .subj_nos = nos};
 	for (int c = 0; c < 6; c++)
 		in.cols[c] = &cols[c];
-	const char *q = "{\"dataset\":\"ds-0123456789abcdef\",\"purpose\":\"x\",\"measures\":["
-	                "{\"fn\":\"COUNT\"},{\"fn\":\"SUM\",\"column\":\"delay_s\"},{\"fn\":"
-	                "\"MEAN\",\"column\":\"speed_kmh\"},{\"fn\":\"HISTOGRAM\",\"column\":"
-	                "\"speed_kmh\",\"bins\":[0,50,100,150,200]}],\"groupBy\":[{\"column\":"
-	                "\"pub_time\",\"bucket\":\"DAY\"},{\"column\":\"district\"}]}";
 	query_plan p;
-	CHECK(plan(q, &p));
+	CHECK(plan(MANY_QUERY, &p));
 	dp_rng rng;
 	dp_rng_seeded(&rng, 7);
 	for (int parts = 1; parts <= 3; parts += 2) {

@@ -151,6 +151,16 @@ static void test_build(void)
 	proj_free(p);
 }
 
+static void proj_digest(size_t n, const uint8_t (*ids)[CHUNK_ID_BYTES], const uint32_t *rows,
+                        const int *kv, uint8_t out[PROJ_DIGEST_BYTES])
+{
+	proj_digest_state d;
+	proj_digest_init(&d);
+	for (size_t i = 0; i < n; i++)
+		proj_digest_chunk(&d, ids[i], rows[i], kv[i]);
+	proj_digest_final(&d, out);
+}
+
 static void test_digest(void)
 {
 	uint8_t ids[2][CHUNK_ID_BYTES] = {{1}, {2}}, swapped[2][CHUNK_ID_BYTES] = {{2}, {1}};
